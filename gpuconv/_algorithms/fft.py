@@ -1,0 +1,42 @@
+"""FFT convolution: one transform per row at a fast length, kernel spectrum shared.
+
+Real inputs use rfft/irfft and complex inputs fft/ifft, through the
+backend's transforms (scipy.fft with worker threads, or cuFFT), which keep
+single precision single. Only the requested window of the full convolution
+must be free of circular wrap-around, so the transform can be shorter than
+``n + k - 1`` for ``'valid'`` and ``'same'`` windows.
+"""
+
+from __future__ import annotations
+
+
+def transform_length(n: int, k: int, start: int, out_len: int) -> int:
+    """Least circular length whose wrap-around misses ``y[start:start+out_len]``.
+
+    Index ``j`` of a length-``L`` circular convolution holds
+    ``y[j] + y[j + L] + ...``; outputs ``j < start + out_len <= L`` are clean
+    when ``j + L >= n + k - 1`` for every ``j >= start``.
+
+    >>> transform_length(100, 9, 8, 92)   # 'valid'
+    100
+    >>> transform_length(100, 9, 0, 108)  # 'full'
+    108
+    """
+    return max(start + out_len, n + k - 1 - start, 1)
+
+
+def spectra(backend, x, w, nfft: int):
+    """Forward transforms of ``x`` and ``w`` at ``nfft``, and the inverse to use."""
+    if backend.xp.isdtype(x.dtype, "complex floating"):
+        return backend.fft(x, nfft), backend.fft(w, nfft), backend.ifft
+    return backend.rfft(x, nfft), backend.rfft(w, nfft), backend.irfft
+
+
+def fft_convolve(backend, x, w, start: int, out_len: int):
+    """``y[:, start:start + out_len]`` of the zero-boundary full convolution."""
+    n, k = x.shape[1], w.shape[1]
+    nfft = backend.next_fast_len(transform_length(n, k, start, out_len),
+                                 real=not backend.xp.isdtype(x.dtype, "complex floating"))
+    x_hat, w_hat, inverse = spectra(backend, x, w, nfft)
+    x_hat *= w_hat
+    return inverse(x_hat, nfft)[:, start:start + out_len]

@@ -1,0 +1,148 @@
+"""What every public front shares: input namespaces, checks, rows in and out.
+
+A front calls `prepare` once (the namespace and backend of its inputs, the
+dtype checks, the move to the compute device), `as_rows` to turn its N-D
+signal and kernel into the canonical ``(rows, n)`` / ``(1 or rows, k)``
+pair, builds a `~gpuconv._plan.Request`, and hands everything to
+`~gpuconv._algorithms.execute`; `from_rows` and ``restore`` give the result
+the caller's shape and array type.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import array_api_compat
+import numpy as np
+
+from . import backends
+from ._plan import broadcast_batch, normalize_axis
+
+
+class Prepared(NamedTuple):
+    backend: object
+    xp: object
+    arrays: tuple
+    restore: Callable  # result array -> the caller's array type
+
+
+def prepare(**named) -> Prepared:
+    """Resolve the inputs' library, check their dtypes, move them to the backend.
+
+    Keyword names are the public argument names, so errors can name them.
+    Non-arrays (lists, scalars) become arrays of the library the array
+    arguments come from (NumPy if none is an array), like ``numpy.asarray``.
+    """
+    given = {name: value for name, value in named.items()
+             if array_api_compat.is_array_api_obj(value)}
+    if given:
+        try:
+            caller_xp = array_api_compat.array_namespace(*given.values())
+        except TypeError:
+            kinds = ", ".join(f"{name} is a {type(value).__module__}.{type(value).__name__}"
+                              for name, value in given.items())
+            raise TypeError(f"all array arguments must come from one array library: {kinds}") from None
+        _check_same_device(given)
+        first = next(iter(given.values()))
+    else:
+        caller_xp, first = None, None
+
+    backend = backends.get_backend(first)
+    arrays = []
+    for name, value in named.items():
+        array = backend.asarray(value)
+        if array.dtype == object or not backend.xp.isdtype(array.dtype, "numeric") and array.dtype != backend.xp.bool:
+            raise TypeError(f"{name} must have a boolean, integer, floating or complex dtype, "
+                            f"got {array.dtype}")
+        arrays.append(array)
+
+    if caller_xp is None or type(first) is type(arrays[0]):
+        restore = _unchanged
+    else:
+        restore = _restorer(caller_xp, first)
+    return Prepared(backend, backend.xp, tuple(arrays), restore)
+
+
+def _unchanged(result):
+    return result
+
+
+def _restorer(caller_xp, like):
+    """Convert results back to the caller's library and device."""
+    def restore(result):
+        if hasattr(result, "get") and not hasattr(like, "get"):  # CuPy -> host
+            result = result.get()
+        return caller_xp.asarray(result, device=array_api_compat.device(like))
+    return restore
+
+
+def _check_same_device(given: dict) -> None:
+    devices = {name: array_api_compat.device(value) for name, value in given.items()}
+    if len({str(d) for d in devices.values()}) > 1:
+        where = ", ".join(f"{name} on {device}" for name, device in devices.items())
+        raise ValueError(f"all array arguments must be on one device: {where}")
+
+
+class Rows(NamedTuple):
+    x: object           # (rows, n) signal rows
+    w: object           # (1 or rows, k) kernel rows
+    batch: tuple        # broadcast batch shape (every axis but the convolved one)
+    axis: int           # the convolved axis as a negative index into the output
+
+
+def as_rows(xp, a, v, axis: int, *, names=("a", "v")) -> Rows:
+    """Move ``axis`` last and flatten the broadcast batch of ``a`` and ``v``.
+
+    ``v`` is one kernel (1-D) for every row, or an array aligned with ``a``
+    from the right (NumPy broadcasting) whose length along ``axis`` is the
+    kernel length and whose other axes broadcast against ``a``'s.
+    """
+    axis = normalize_axis(axis, a.ndim) - a.ndim  # negative: aligns a and v
+    x = xp.moveaxis(a, axis, -1)
+    if v.ndim == 1:
+        w = xp.reshape(v, (1, v.shape[0]))
+        batch = tuple(x.shape[:-1])
+    else:
+        if v.ndim + axis < 0:
+            raise ValueError(f"{names[1]} has {v.ndim} dimensions, too few to hold axis "
+                             f"{axis} of {names[0]}: give a 1-D kernel or one aligned with "
+                             f"{names[0]} from the right")
+        w = xp.moveaxis(v, axis, -1)
+        batch = broadcast_batch(tuple(x.shape[:-1]), tuple(w.shape[:-1]), names)
+        if math.prod(w.shape[:-1]) == 1:
+            w = xp.reshape(w, (1, w.shape[-1]))
+        else:
+            w = xp.reshape(xp.broadcast_to(w, batch + (w.shape[-1],)), (-1, w.shape[-1]))
+    if tuple(x.shape[:-1]) != batch:
+        x = xp.broadcast_to(x, batch + (x.shape[-1],))
+    x = xp.reshape(x, (math.prod(batch), x.shape[-1]))
+    return Rows(x, w, batch, axis)
+
+
+def from_rows(xp, out, rows: Rows):
+    """Give ``(rows, out_len)`` results the batch shape and axis of the input."""
+    out = xp.reshape(out, rows.batch + (out.shape[-1],))
+    return xp.moveaxis(out, -1, rows.axis)
+
+
+def result_dtype(xp, *arrays):
+    """``numpy.result_type`` of the inputs, in the backend's namespace."""
+    return xp.result_type(*arrays)
+
+
+def check_not_empty(n: int, k: int, names=("a", "v")) -> None:
+    """NumPy's rule: neither input may be empty along the convolved axis."""
+    for name, length in zip(names, (n, k)):
+        if length == 0:
+            raise ValueError(f"{name} cannot be empty")
+
+
+def conj_flip(xp, v, axis: int):
+    """``v`` reversed along ``axis`` and conjugated: correlation as convolution."""
+    v = xp.flip(v, axis=axis)
+    return xp.conj(v) if xp.isdtype(v.dtype, "complex floating") else v
+
+
+def is_numpy_scalar_shape(a) -> bool:
+    return np.ndim(a) == 0

@@ -1,0 +1,266 @@
+"""Pure shape and mode arithmetic: every front's call becomes one `Request`.
+
+Nothing here touches an array. A front validates its arguments with the
+helpers below, works out which slice of the full convolution the caller wants
+(`numpy_window`, `scipy_window`, `ndimage_window`, `circular_window`) and the
+boundary rule outside the signal, and hands the resulting `Request` to the
+algorithms layer. The algorithms never see an ``axis``, a mode string or a
+Python list.
+
+Index conventions
+-----------------
+For a signal ``x`` of length ``n`` and a kernel ``w`` of length ``k`` the full
+convolution is ``y[j] = sum_i w[i] * x[j - i]`` for ``j`` in ``[0, n + k - 1)``,
+where ``x[m]`` outside ``[0, n)`` is given by the boundary rule (zero for the
+NumPy/SciPy fronts). A request asks for ``y[start : start + out_len]``;
+``start`` may be negative or run past the end when the boundary rule extends
+the signal (``scipy.ndimage``).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+
+__all__ = [
+    "BOUNDARIES",
+    "METHODS",
+    "Request",
+    "broadcast_batch",
+    "circular_window",
+    "extension",
+    "ndimage_window",
+    "normalize_axis",
+    "numpy_window",
+    "overlap_add_block",
+    "scipy_window",
+]
+
+#: Methods every front accepts; ``"oa"`` is overlap-add.
+METHODS = ("auto", "direct", "fft", "oa")
+
+#: ``scipy.ndimage`` boundary names mapped to the rule the algorithms apply.
+#: For filters the ``grid-*`` names are synonyms (scipy.ndimage docs).
+BOUNDARIES = {
+    "reflect": "reflect",
+    "grid-mirror": "reflect",
+    "mirror": "mirror",
+    "nearest": "nearest",
+    "wrap": "wrap",
+    "grid-wrap": "wrap",
+    "constant": "constant",
+    "grid-constant": "constant",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One batched convolution, in the only form the algorithms understand.
+
+    Convolve each of ``rows`` signals of length ``n`` with its kernel of
+    length ``k`` (one shared kernel when ``kernel_rows == 1``, else one per
+    row) and return ``y[start : start + out_len]`` of the full convolution.
+    Outside ``[0, n)`` the signal follows ``boundary``: ``"zero"``,
+    ``"constant"`` (value ``cval``), ``"reflect"``, ``"mirror"``,
+    ``"nearest"`` or ``"wrap"``.
+    """
+
+    rows: int
+    n: int
+    k: int
+    kernel_rows: int
+    start: int
+    out_len: int
+    boundary: str = "zero"
+    cval: complex = 0.0
+
+    def __post_init__(self):
+        if self.n < 1 or self.k < 1 or self.rows < 0 or self.out_len < 0:
+            raise ValueError(f"invalid request sizes: {self}")
+        if self.kernel_rows not in (1, self.rows):
+            raise ValueError(
+                f"kernel_rows must be 1 or rows ({self.rows}), got {self.kernel_rows}"
+            )
+        if self.boundary != "zero" and self.boundary not in BOUNDARIES.values():
+            raise ValueError(f"unknown boundary rule {self.boundary!r}")
+
+    @property
+    def full_len(self) -> int:
+        """Length of the full linear convolution, ``n + k - 1``."""
+        return self.n + self.k - 1
+
+    @property
+    def taps_per_output(self) -> int:
+        """Multiply-adds a direct method spends per output, at most."""
+        return min(self.k, self.n) if self.boundary == "zero" else self.k
+
+
+# --------------------------------------------------------------------------
+# Argument checks shared by the fronts (messages follow NumPy/SciPy's)
+# --------------------------------------------------------------------------
+
+def normalize_axis(axis, ndim: int, name: str = "axis") -> int:
+    """Return ``axis`` as a non-negative int, or raise like NumPy does."""
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {axis!r}") from None
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"{name} {axis} is out of bounds for an array of dimension {ndim}"
+        )
+    return axis % ndim
+
+
+def check_choice(value, choices, name: str) -> str:
+    """Raise ``ValueError`` listing ``choices`` unless ``value`` is one of them."""
+    if not isinstance(value, str) or value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"Acceptable {name} flags are {allowed}; got {value!r}")
+    return value
+
+
+def broadcast_batch(signal_batch: tuple, kernel_batch: tuple,
+                    names=("a", "v")) -> tuple:
+    """Broadcast the batch (non-convolved) shapes of a signal and a kernel.
+
+    Both shapes exclude the convolved axis. Follows NumPy's broadcasting
+    rules; raises ``ValueError`` naming both arguments otherwise.
+
+    >>> broadcast_batch((8, 3), (1, 3))
+    (8, 3)
+    >>> broadcast_batch((3,), (8, 1))
+    (8, 3)
+    """
+    ndim = max(len(signal_batch), len(kernel_batch))
+    s = (1,) * (ndim - len(signal_batch)) + tuple(signal_batch)
+    w = (1,) * (ndim - len(kernel_batch)) + tuple(kernel_batch)
+    out = []
+    for ds, dw in zip(s, w):
+        if ds != dw and 1 not in (ds, dw):
+            raise ValueError(
+                f"the batch shapes of {names[0]} {tuple(signal_batch)} and "
+                f"{names[1]} {tuple(kernel_batch)} (every axis but the convolved "
+                "one) do not broadcast"
+            )
+        out.append(max(ds, dw) if 0 not in (ds, dw) else 0)
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------
+# Output windows of each front
+# --------------------------------------------------------------------------
+
+def numpy_window(n: int, k: int, mode: str, *,
+                 correlate: bool = False) -> tuple[int, int]:
+    """``(start, out_len)`` of ``numpy.convolve`` or ``numpy.correlate``.
+
+    NumPy swaps the inputs when ``v`` is longer, so every length is a function
+    of ``min(n, k)`` and ``max(n, k)``. ``numpy.correlate`` (taken here as a
+    convolution with the reversed, conjugated ``v``) also reverses its swapped
+    result, which moves the ``'same'`` window when ``k > n``.
+
+    >>> numpy_window(5, 3, "same"), numpy_window(3, 5, "same")
+    ((1, 5), (1, 5))
+    >>> numpy_window(2, 3, "same", correlate=True)
+    (1, 3)
+    >>> numpy_window(5, 3, "valid"), numpy_window(2, 6, "valid")
+    ((2, 3), (1, 5))
+    """
+    short, long_ = min(n, k), max(n, k)
+    if mode == "full":
+        return 0, n + k - 1
+    if mode == "same":
+        if correlate and k > n:
+            return (short - 1) - (short - 1) // 2, long_
+        return (short - 1) // 2, long_
+    if mode == "valid":
+        return short - 1, long_ - short + 1
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+def scipy_window(n: int, k: int, mode: str) -> tuple[int, int]:
+    """``(start, out_len)`` of ``scipy.signal.convolve`` along one axis.
+
+    ``'same'`` is centred on ``in1`` (length ``n``, even when ``k > n``);
+    ``'valid'`` swaps when ``in2`` is the longer input, as SciPy does.
+
+    >>> scipy_window(3, 5, "same")
+    (2, 3)
+    """
+    if mode == "same":
+        return (k - 1) // 2, n
+    return numpy_window(n, k, mode)
+
+
+def ndimage_window(k: int, origin: int, *, correlate: bool) -> int:
+    """``start`` of ``scipy.ndimage.convolve1d/correlate1d`` (``out_len = n``).
+
+    ``correlate1d`` is expressed as a convolution with the reversed weights;
+    ``convolve1d`` shifts its centre left by one for even ``k``, as SciPy does.
+
+    >>> ndimage_window(3, 0, correlate=False), ndimage_window(4, 0, correlate=False)
+    (1, 2)
+    >>> ndimage_window(4, 0, correlate=True)
+    1
+    """
+    half = k // 2
+    if not -half <= origin <= (k - 1) // 2:
+        raise ValueError(
+            f"origin {origin} is out of range: it must satisfy "
+            f"-(len(weights) // 2) <= origin <= (len(weights) - 1) // 2, "
+            f"that is {-half} <= origin <= {(k - 1) // 2}"
+        )
+    if correlate:
+        return k - 1 - half - origin
+    return k - 1 - half + origin + (1 - k % 2)
+
+
+def circular_window(n: int, k: int) -> tuple[int, int]:
+    """``(start, out_len)`` of a period-``n`` circular convolution.
+
+    The signal has already been zero-padded or aliased to length ``n`` and
+    the request uses the ``"wrap"`` boundary.
+    """
+    del k
+    return 0, n
+
+
+def extension(n: int, k: int, start: int, out_len: int) -> tuple[int, int]:
+    """Samples a boundary rule must add left and right of the signal.
+
+    Output ``t`` reads ``x[start + t - i]`` for ``i`` in ``[0, k)``, so the
+    samples read span ``[start - k + 1, start + out_len - 1]``.
+
+    >>> extension(10, 3, 1, 10)   # ndimage 'same' centre, k = 3
+    (1, 1)
+    """
+    if out_len == 0:
+        return 0, 0
+    left = max(0, k - 1 - start)
+    right = max(0, start + out_len - n)
+    return left, right
+
+
+def overlap_add_block(n: int, k: int, next_fast_len) -> tuple[int, int]:
+    """``(block, nfft)`` for overlap-add: the FFT size with least work per output.
+
+    Each block of ``block = nfft - k + 1`` outputs costs about
+    ``nfft * log2(nfft)``; the same trade-off SciPy's ``oaconvolve`` solves in
+    closed form. ``next_fast_len`` is the backend's (cuFFT and pocketfft like
+    different sizes).
+    """
+    best = None
+    target = max(2 * k, 64)
+    while target < 64 * k and target < 4 * (n + k):
+        nfft = next_fast_len(target)
+        block = nfft - k + 1
+        cost = nfft * math.log2(nfft) / block
+        if best is None or cost < best[0]:
+            best = (cost, block, nfft)
+        target = int(target * 1.25) + 1
+    if best is None:  # a short signal: one block holds it all
+        nfft = next_fast_len(max(n + k - 1, 2 * k))
+        return nfft - k + 1, nfft
+    return best[1], best[2]

@@ -1,0 +1,53 @@
+"""The CPU backend: NumPy arrays, scipy.fft with worker threads, a Numba direct kernel."""
+
+from __future__ import annotations
+
+import array_api_compat.numpy as xp
+import numpy as np
+import scipy.fft
+
+from .._config import config
+
+#: Default cap on one call's temporaries: slabs of this size stay in the
+#: last-level cache's neighbourhood and keep a 10 GB batch from needing 30 GB.
+DEFAULT_WORKSPACE = 256 * 2**20
+
+
+class NumpyBackend:
+    """Computes on NumPy arrays on the CPU."""
+
+    name = "numpy"
+    device = "cpu"
+    xp = xp
+
+    def asarray(self, x):
+        """``x`` as a NumPy array, copied off a GPU if it lives there."""
+        if hasattr(x, "__cuda_array_interface__") and hasattr(x, "get"):
+            return x.get()
+        return np.asarray(x)
+
+    def direct(self, x, w, start: int, out_len: int):
+        """Numba kernel; see `gpuconv.backends._numba_kernels.direct_rows`."""
+        from . import _numba_kernels  # numba loads on first use, not at import
+
+        _numba_kernels.set_threads(config.threads)
+        return _numba_kernels.direct(np.ascontiguousarray(x), np.ascontiguousarray(w),
+                                     start, out_len)
+
+    def rfft(self, x, n):
+        return scipy.fft.rfft(x, n, axis=-1, workers=config.threads)
+
+    def irfft(self, x, n):
+        return scipy.fft.irfft(x, n, axis=-1, workers=config.threads)
+
+    def fft(self, x, n):
+        return scipy.fft.fft(x, n, axis=-1, workers=config.threads)
+
+    def ifft(self, x, n):
+        return scipy.fft.ifft(x, n, axis=-1, workers=config.threads)
+
+    def next_fast_len(self, n: int, real: bool) -> int:
+        return scipy.fft.next_fast_len(n, real)
+
+    def workspace_bytes(self) -> int:
+        return config.max_workspace_bytes or DEFAULT_WORKSPACE

@@ -1,0 +1,166 @@
+"""``scipy.ndimage``-compatible 1-D filters with every boundary mode.
+
+`convolve1d` and `correlate1d` give ``scipy.ndimage``'s results: the output
+has the input's length along `axis`, the signal is extended past its ends by
+`mode`, and `origin` shifts the filter.
+"""
+
+from __future__ import annotations
+
+from . import _front
+from ._algorithms import execute
+from ._plan import BOUNDARIES, Request, check_choice, ndimage_window
+
+__all__ = ["convolve1d", "correlate1d", "NdimageArgumentError"]
+
+
+class NdimageArgumentError(ValueError, RuntimeError):
+    """A bad ``mode`` or ``weights``: a `ValueError`, and a `RuntimeError` too,
+    which is what ``scipy.ndimage`` raises for these, so code written for SciPy
+    keeps catching it."""
+
+
+def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0,
+               *, method="auto"):
+    """Convolve along one axis with boundary handling, as ``scipy.ndimage.convolve1d``.
+
+    Parameters
+    ----------
+    input : array_like
+        The signal(s); every 1-D slice along `axis` is filtered.
+    weights : array_like
+        1-D filter weights.
+    axis : int, optional
+        Axis of `input` to filter along. Default -1.
+    output : array or dtype, optional
+        Where to write the result, or its dtype. Default: the input's dtype
+        (complex when the weights are complex).
+    mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap', 'grid-constant', \
+'grid-mirror', 'grid-wrap'}, optional
+        How the signal extends past its ends (``'grid-*'`` are SciPy's
+        synonyms). Kernels longer than the signal extend periodically.
+    cval : scalar, optional
+        Fill value for ``'constant'``. Default 0.
+    origin : int, optional
+        Shift of the filter's centre; ``-(len(weights) // 2) <= origin <=
+        (len(weights) - 1) // 2``.
+    method : {'auto', 'direct', 'fft', 'oa'}, optional
+        gpuconv's method choice (keyword only; not in SciPy).
+
+    Returns
+    -------
+    out : array
+        The filtered input, the `output` array itself when one was given.
+
+    Raises
+    ------
+    NdimageArgumentError
+        Empty or non-1-D weights, unknown mode (also a `RuntimeError`, as SciPy).
+    ValueError
+        `origin` or `axis` out of range, an `output` of the wrong shape.
+
+    See Also
+    --------
+    scipy.ndimage.convolve1d, correlate1d, gpuconv.convolve
+
+    Notes
+    -----
+    Floating inputs are computed in their own precision (SciPy computes in
+    float64 and rounds at the end), so float32 results agree with SciPy to
+    float32 accuracy. Integer inputs are computed in float64 and truncated
+    to the integer dtype, as SciPy does.
+
+    Examples
+    --------
+    >>> import gpuconv.ndimage
+    >>> gpuconv.ndimage.convolve1d([2, 8, 0, 4, 1, 9, 9, 0], weights=[1, 3])
+    array([14, 24,  4, 13, 12, 36, 27,  0])
+    >>> gpuconv.ndimage.convolve1d([1.0, 2, 3], [1, 1, 1], mode="wrap")
+    array([6., 6., 6.])
+    """
+    return _filter1d(input, weights, axis, output, mode, cval, origin, method, correlate=False)
+
+
+def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0,
+                *, method="auto"):
+    """Correlate along one axis with boundary handling, as ``scipy.ndimage.correlate1d``.
+
+    Arguments as in `convolve1d`; the weights are not reversed (and not
+    conjugated, as in SciPy).
+
+    Returns
+    -------
+    out : array
+
+    See Also
+    --------
+    scipy.ndimage.correlate1d, convolve1d
+
+    Examples
+    --------
+    >>> import gpuconv.ndimage
+    >>> gpuconv.ndimage.correlate1d([2, 8, 0, 4, 1, 9, 9, 0], weights=[1, 3])
+    array([ 8, 26,  8, 12,  7, 28, 36,  9])
+    """
+    return _filter1d(input, weights, axis, output, mode, cval, origin, method, correlate=True)
+
+
+def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, correlate):
+    if not isinstance(mode, str) or mode not in BOUNDARIES:
+        allowed = ", ".join(repr(m) for m in BOUNDARIES)
+        raise NdimageArgumentError(f"Acceptable mode flags are {allowed}; got {mode!r}")
+    check_choice(method, ("auto", "direct", "fft", "oa"), "method")
+    backend, xp, (x, weights), restore = _front.prepare(input=input, weights=weights)
+    if weights.ndim != 1 or weights.shape[0] < 1:
+        raise NdimageArgumentError(f"weights must be a non-empty 1-D array, got shape {weights.shape}")
+    if x.ndim == 0:
+        raise ValueError("input must have at least one dimension")
+    k = weights.shape[0]
+    start = ndimage_window(k, int(origin), correlate=correlate)
+    if correlate:
+        weights = xp.flip(weights, axis=0)  # SciPy correlates without conjugating
+
+    complex_work = xp.isdtype(x.dtype, "complex floating") or xp.isdtype(weights.dtype, "complex floating")
+    out_dtype = _output_dtype(xp, output, x.dtype, complex_work)
+    if xp.isdtype(x.dtype, ("real floating", "complex floating")):
+        work = xp.result_type(x.dtype, xp.complex64) if complex_work else x.dtype
+        work = xp.float32 if work == xp.float16 else work
+    else:  # integers and booleans: float64 arithmetic, truncated at the end (SciPy)
+        work = xp.complex128 if complex_work else xp.float64
+
+    rows = _front.as_rows(xp, x, weights, axis, names=("input", "weights"))
+    n = rows.x.shape[-1]
+    if n == 0 or rows.x.shape[0] == 0:
+        result = xp.astype(xp.reshape(rows.x, x.shape), out_dtype)  # nothing to filter
+    else:
+        request = Request(rows=rows.x.shape[0], n=n, k=k, kernel_rows=1, start=start,
+                          out_len=n, boundary=BOUNDARIES[mode], cval=cval)
+        out = execute(backend, rows.x, xp.astype(rows.w, work), request, method, work)
+        result = _cast(xp, _front.from_rows(xp, out, rows), out_dtype)
+
+    if output is not None and hasattr(output, "shape"):
+        if tuple(output.shape) != tuple(x.shape):
+            raise ValueError(f"output has shape {tuple(output.shape)}, expected {tuple(x.shape)}")
+        output[...] = restore(result)
+        return output
+    return restore(result)
+
+
+def _output_dtype(xp, output, input_dtype, complex_work):
+    if output is None:
+        if complex_work and not xp.isdtype(input_dtype, "complex floating"):
+            return xp.complex128
+        return input_dtype
+    if hasattr(output, "dtype") and hasattr(output, "shape"):
+        return output.dtype
+    import numpy as np
+
+    return np.dtype(output)
+
+
+def _cast(xp, result, dtype):
+    """Cast to the output dtype, truncating toward zero for integers as SciPy."""
+    if xp.isdtype(dtype, ("bool", "integral")) and not xp.isdtype(result.dtype, "integral"):
+        result = xp.trunc(xp.real(result) if xp.isdtype(result.dtype, "complex floating") else result)
+        return xp.astype(xp.astype(result, xp.int64), dtype)
+    return xp.astype(result, dtype)

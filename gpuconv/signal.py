@@ -1,0 +1,286 @@
+"""``scipy.signal``-compatible fronts for convolution along one axis.
+
+`convolve`, `correlate`, `fftconvolve`, `oaconvolve` and
+`choose_conv_method` take SciPy's arguments and give SciPy's results for
+1-D inputs and for N-D inputs convolved along a single axis: either ``axes=``
+names one axis (the others broadcast), or the kernel has length 1 along every
+axis but one. Anything else is a genuinely multi-dimensional convolution,
+which gpuconv does not do: it raises `NotImplementedError` naming the
+supported form.
+"""
+
+from __future__ import annotations
+
+import time
+
+from . import _front
+from ._algorithms import choose_method, execute
+from ._plan import Request, check_choice, normalize_axis, scipy_window
+
+__all__ = ["choose_conv_method", "convolve", "correlate", "fftconvolve", "oaconvolve"]
+
+MODES = ("full", "valid", "same")
+SCIPY_METHODS = ("auto", "direct", "fft")
+
+
+def convolve(in1, in2, mode="full", method="auto"):
+    """Convolve two arrays along one axis, as ``scipy.signal.convolve``.
+
+    Parameters
+    ----------
+    in1, in2 : array_like
+        Inputs of equal dimensionality. In N-D, `in2` must have length 1
+        along every axis but one; that axis is convolved, and every other is
+        a batch axis.
+    mode : {'full', 'valid', 'same'}, optional
+        SciPy's modes: ``'same'`` is centred on `in1`; ``'valid'`` needs one
+        input at least as large as the other in every dimension.
+    method : {'auto', 'direct', 'fft'}, optional
+        As SciPy's; ``'fft'`` here lets gpuconv pick plain FFT or overlap-add.
+
+    Returns
+    -------
+    out : array
+        dtype ``result_type(in1, in2)`` (integer FFT results are rounded, as
+        SciPy does).
+
+    Raises
+    ------
+    NotImplementedError
+        A kernel longer than 1 along more than one axis.
+    ValueError
+        Unequal dimensionality, empty inputs, unknown mode or method, a
+        ``'valid'`` call where neither input is the larger everywhere.
+
+    See Also
+    --------
+    scipy.signal.convolve, gpuconv.convolve
+
+    Examples
+    --------
+    >>> import numpy as np, gpuconv.signal
+    >>> gpuconv.signal.convolve([1.0, 2, 3], [1, 1], mode="same")
+    array([1., 3., 5.])
+    >>> batch = np.ones((2, 5))
+    >>> gpuconv.signal.convolve(batch, [[1, 2, 1]], mode="valid")
+    array([[4., 4., 4.],
+           [4., 4., 4.]])
+    """
+    check_choice(method, SCIPY_METHODS, "method")
+    return _one_axis("convolve", in1, in2, mode, None, method, correlate=False)
+
+
+def correlate(in1, in2, mode="full", method="auto"):
+    """Cross-correlate two arrays along one axis, as ``scipy.signal.correlate``.
+
+    ``z[k] = sum_l in1[l + k - K] * conj(in2[l])`` with SciPy's ``'full'``,
+    ``'valid'`` and ``'same'`` windows; arguments as in `convolve`.
+
+    Returns
+    -------
+    out : array
+        dtype ``result_type(in1, in2)``.
+
+    See Also
+    --------
+    scipy.signal.correlate, gpuconv.correlate
+
+    Examples
+    --------
+    >>> import gpuconv.signal
+    >>> gpuconv.signal.correlate([1, 2, 3], [0, 1, 0.5])
+    array([0.5, 2. , 3.5, 3. , 0. ])
+    """
+    check_choice(method, SCIPY_METHODS, "method")
+    return _one_axis("correlate", in1, in2, mode, None, method, correlate=True)
+
+
+def fftconvolve(in1, in2, mode="full", axes=None):
+    """FFT convolution along one axis, as ``scipy.signal.fftconvolve``.
+
+    Parameters
+    ----------
+    in1, in2 : array_like
+        Inputs of equal dimensionality.
+    mode : {'full', 'valid', 'same'}, optional
+    axes : int or tuple of one int, optional
+        The axis to convolve; every other axis broadcasts (SciPy's rule: equal
+        lengths, or 1). ``None`` (all axes) needs `in2` of length 1 along
+        every axis but one.
+
+    Returns
+    -------
+    out : array
+        Floating dtype: float32 stays float32, integers give float64.
+
+    See Also
+    --------
+    scipy.signal.fftconvolve, oaconvolve
+
+    Examples
+    --------
+    >>> import numpy as np, gpuconv.signal
+    >>> x = np.float32([[1, 2, 3], [4, 5, 6]])
+    >>> gpuconv.signal.fftconvolve(x, np.float32([[1], [1]]), axes=1).dtype
+    dtype('float32')
+    """
+    return _one_axis("fftconvolve", in1, in2, mode, axes, "fft", correlate=False)
+
+
+def oaconvolve(in1, in2, mode="full", axes=None):
+    """Overlap-add convolution along one axis, as ``scipy.signal.oaconvolve``.
+
+    Arguments and results as in `fftconvolve`; the signal is processed in
+    blocks sized by a cost formula, which pays off for long signals with
+    medium kernels.
+
+    See Also
+    --------
+    scipy.signal.oaconvolve, fftconvolve
+
+    Examples
+    --------
+    >>> import numpy as np, gpuconv.signal
+    >>> y = gpuconv.signal.oaconvolve(np.ones(1000), np.ones(10), mode="valid")
+    >>> y.shape, bool(np.allclose(y, 10))
+    ((991,), True)
+    """
+    return _one_axis("oaconvolve", in1, in2, mode, axes, "oa", correlate=False)
+
+
+def choose_conv_method(in1, in2, mode="full", measure=False):
+    """The method `convolve` would use, ``'direct'`` or ``'fft'``, as SciPy's.
+
+    Without `measure`, gpuconv's cost model for the inputs' backend decides
+    (overlap-add counts as ``'fft'``); integer inputs always give
+    ``'direct'``. With ``measure=True`` both methods run once and the
+    faster one is returned with the times, like SciPy.
+
+    Returns
+    -------
+    method : str
+    times : dict, only with ``measure=True``
+        Seconds per method.
+
+    See Also
+    --------
+    scipy.signal.choose_conv_method
+
+    Examples
+    --------
+    >>> import numpy as np, gpuconv.signal
+    >>> gpuconv.signal.choose_conv_method(np.ones(10), np.ones(3))
+    'direct'
+    >>> gpuconv.signal.choose_conv_method(np.ones(10**6), np.ones(10**4))
+    'fft'
+    """
+    if measure:
+        times = {}
+        for method in ("fft", "direct"):
+            begin = time.perf_counter()
+            convolve(in1, in2, mode=mode, method=method)
+            times[method] = time.perf_counter() - begin
+        return min(times, key=times.get), times
+    check_choice(mode, MODES, "mode")
+    call = _Call.build("choose_conv_method", in1, in2, mode, None)
+    chosen = choose_method(call.backend, call.request, _dtype_name(call.dtype))
+    return "direct" if chosen == "direct" else "fft"
+
+
+def _dtype_name(dtype) -> str:
+    name = str(dtype)
+    return name if name in ("float32", "float64", "complex64", "complex128") else "exact"
+
+
+class _Call:
+    """A SciPy-style call resolved to rows, a request and its output shape."""
+
+    @classmethod
+    def build(cls, func, in1, in2, mode, axes, *, correlate=False, fft_dtype=False):
+        self = cls()
+        check_choice(mode, MODES, "mode")
+        backend, xp, (in1, in2), self.restore = _front.prepare(in1=in1, in2=in2)
+        self.backend, self.xp = backend, xp
+        if in1.ndim != in2.ndim:
+            raise ValueError("in1 and in2 should have the same dimensionality")
+        self.scalar = in1.ndim == 0
+        if self.scalar:
+            in1, in2 = xp.reshape(in1, (1,)), xp.reshape(in2, (1,))
+        self.empty = in1.size == 0 or in2.size == 0
+        dtype = _front.result_dtype(xp, in1, in2)
+        if fft_dtype and not xp.isdtype(dtype, ("real floating", "complex floating")):
+            dtype = xp.float64
+        self.dtype = dtype
+        if self.empty:
+            return self
+        axis, listed = _convolved_axis(func, in1.shape, in2.shape, axes)
+        _check_valid_mode(mode, in1.shape, in2.shape, listed)
+        if correlate:
+            in2 = _front.conj_flip(xp, in2, axis)
+        rows = _front.as_rows(xp, in1, in2, axis, names=("in1", "in2"))
+        n, k = rows.x.shape[-1], rows.w.shape[-1]
+        start, out_len = scipy_window(n, k, mode)
+        self.rows = rows
+        self.request = Request(rows=rows.x.shape[0], n=n, k=k, kernel_rows=rows.w.shape[0],
+                               start=start, out_len=out_len)
+        return self
+
+    def run(self, method):
+        out = execute(self.backend, self.rows.x, self.rows.w, self.request, method, self.dtype)
+        out = _front.from_rows(self.xp, out, self.rows)
+        return self.restore(self.xp.reshape(out, ()) if self.scalar else out)
+
+
+def _one_axis(func, in1, in2, mode, axes, method, *, correlate):
+    fft_only = func in ("fftconvolve", "oaconvolve")
+    call = _Call.build(func, in1, in2, mode, axes, correlate=correlate, fft_dtype=fft_only)
+    if call.empty:
+        if not fft_only:
+            raise ValueError(f"{func}: in1 and in2 cannot be empty")
+        return call.restore(call.xp.zeros((0,), dtype=call.dtype))
+    if method == "fft" and not fft_only:
+        method = _cheaper_fft(call)
+    return call.run(method)
+
+
+def _cheaper_fft(call) -> str:
+    """Plain FFT or overlap-add, whichever the cost model prefers."""
+    from ._algorithms.choose import estimate
+
+    times = estimate(call.backend, call.request, _dtype_name(call.dtype))
+    return "oa" if times["oa"] < times["fft"] else "fft"
+
+
+def _convolved_axis(func, shape1, shape2, axes):
+    """The one axis to convolve, and the axes SciPy would convolve over."""
+    ndim = len(shape1)
+    if axes is None:
+        listed = list(range(ndim))
+    else:
+        items = [axes] if not isinstance(axes, (tuple, list)) else list(axes)
+        listed = [normalize_axis(a, ndim, "axes") for a in items]
+        if len(set(listed)) != len(listed):
+            raise ValueError("axes must be unique")
+        for a in range(ndim):
+            if a not in listed and shape1[a] != shape2[a] and 1 not in (shape1[a], shape2[a]):
+                raise ValueError("incompatible shapes for in1 and in2: "
+                                 f"{tuple(shape1)} and {tuple(shape2)}")
+    long_axes = [a for a in listed if shape2[a] != 1]
+    if len(long_axes) > 1:
+        raise NotImplementedError(
+            f"gpuconv.signal.{func} convolves along one axis only: give 1-D inputs, "
+            "an in2 of length 1 along every convolved axis but one, or axes=<one axis> "
+            f"(got in1 {tuple(shape1)}, in2 {tuple(shape2)}, axes={axes!r})")
+    axis = long_axes[0] if long_axes else listed[-1]
+    return axis, listed
+
+
+def _check_valid_mode(mode, shape1, shape2, listed):
+    """SciPy's rule: in 'valid' mode one input must be the larger everywhere."""
+    if mode != "valid":
+        return
+    bigger1 = all(shape1[a] >= shape2[a] for a in listed)
+    bigger2 = all(shape2[a] >= shape1[a] for a in listed)
+    if not (bigger1 or bigger2):
+        raise ValueError("For 'valid' mode, one must be at least as large "
+                         "as the other in every dimension")
