@@ -102,7 +102,7 @@ def correlate(a, v, mode="valid", *, axis=-1, method="auto"):
     >>> gpuconv.correlate([1, 2, 3], [0, 1, 0.5], "full")
     array([0.5, 2. , 3.5, 3. , 0. ])
     >>> gpuconv.correlate([1, 2j, 3], [0, 1, 0.5j], "same")
-    array([0.+1.j , 3.+1.5j, 3.+0.j ])
+    array([2.+0.j , 0.+0.5j, 3.+0.j ])
     """
     return _linear(a, v, mode, axis, method, correlate=True)
 
@@ -157,9 +157,9 @@ def circular_convolve(a, v, n=None, *, axis=-1, method="auto"):
     --------
     >>> import gpuconv
     >>> gpuconv.circular_convolve([1, 2, 3, 4], [1, 1, 1])
-    array([ 1,  3,  6,  9,  7,  4])
+    array([1, 3, 6, 9, 7, 4])
     >>> gpuconv.circular_convolve([1, 2, 3, 4], [1, 1, 1], 4)
-    array([ 8,  7,  6,  9])
+    array([8, 7, 6, 9])
     >>> gpuconv.circular_convolve([1, 2, 3, 4], [1, 1, 1], 3)
     array([10, 10, 10])
     """

@@ -18,21 +18,23 @@ from .fft import transform_length
 #: Seconds per unit of work on each backend (float64 real; other dtypes
 #: scale by `DTYPE_SCALE`). ``mac``: one direct multiply-add; ``fft``: one
 #: ``n log2 n`` unit of a real transform; ``call``: fixed cost per method call.
-#: numpy: measured on the project's 2-core AVX-512 CI machine class
-#: (``python -m benchmarks.calibrate``). cupy: placeholders of the right
-#: order for a recent data-centre GPU until the GPU issue measures them.
+#: numpy: ``python -m benchmarks.calibrate`` on the project's 2-core AVX-512
+#: machine class (2 threads). cupy: placeholders of the right order for a
+#: recent data-centre GPU until the GPU backend issue measures them there.
 COSTS = {
-    "numpy": {"mac": 2.0e-10, "fft": 1.2e-9, "call": {"direct": 2e-6, "fft": 2e-5, "oa": 6e-5}},
+    "numpy": {"mac": 1.4e-10, "fft": 4.0e-10, "call": {"direct": 2e-6, "fft": 2e-5, "oa": 6e-5}},
     "cupy": {"mac": 2.0e-12, "fft": 2.0e-11, "call": {"direct": 2e-5, "fft": 6e-5, "oa": 1.5e-4}},
 }
 
-#: Relative cost of a dtype against float64 for (direct, fft): SIMD lanes
-#: halve for float32, complex arithmetic is four real multiplies.
+#: Cost of a dtype relative to float64 for (direct, fft). The direct kernel is
+#: bound by L1 traffic, so float32 gains little there; complex arithmetic is
+#: four real multiplies on two-word data, and a complex FFT costs about
+#: twice a real one.
 DTYPE_SCALE = {
-    "float32": (0.5, 0.6),
+    "float32": (1.0, 0.6),
     "float64": (1.0, 1.0),
-    "complex64": (2.0, 1.2),
-    "complex128": (4.0, 2.0),
+    "complex64": (1.7, 1.2),
+    "complex128": (3.0, 2.0),
 }
 
 
@@ -41,10 +43,9 @@ def estimate(backend, request: Request, dtype_name: str) -> dict[str, float]:
     costs = COSTS.get(backend.name, COSTS["numpy"])
     direct_scale, fft_scale = DTYPE_SCALE.get(dtype_name, (1.0, 1.0))
     rows, n, k = request.rows, request.n, request.k
-    complex_factor = 2.0 if dtype_name.startswith("complex") else 1.0
 
     def transform(length, count):
-        return count * length * math.log2(max(length, 2)) * costs["fft"] * fft_scale * complex_factor
+        return count * length * math.log2(max(length, 2)) * costs["fft"] * fft_scale
 
     taps = request.taps_per_output
     direct = rows * request.out_len * taps * costs["mac"] * direct_scale

@@ -21,9 +21,10 @@ import importlib
 import importlib.util
 import os
 import sys
+from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["BackendStatus", "available", "get_backend", "use_backend", "NAMES"]
+__all__ = ["BackendStatus", "NAMES", "available", "get_backend", "kernels_dir", "use_backend"]
 
 NAMES = ("numpy", "cupy")
 
@@ -134,3 +135,18 @@ def use_backend(name: str):
         yield
     finally:
         _override.reset(token)
+
+
+def kernels_dir() -> Path:
+    """Folder of the CUDA sources: inside the package in a wheel, at the top
+    of the repository in a source checkout or editable install.
+
+    >>> (kernels_dir() / "README.md").is_file()
+    True
+    """
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "kernels", package.parent / "kernels"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"the CUDA kernel sources are missing: looked in {package / 'kernels'} "
+                            f"and {package.parent / 'kernels'}")

@@ -41,9 +41,8 @@ def direct_rows(x, w, start, out):
         t1 = min(t0 + TILE, out_len)
         xr = x[r]
         wr = w[r if kernel_rows > 1 else 0]
-        acc = out[r]
-        for t in range(t0, t1):
-            acc[t] = zero
+        acc = out[r, t0:t1]
+        acc[:] = zero
         # Only taps that meet the signal somewhere in this tile:
         # 0 <= start + t - i < n for some t in [t0, t1).
         i_lo = max(0, start + t0 - n + 1)
@@ -53,8 +52,12 @@ def direct_rows(x, w, start, out):
             lo = max(t0, -shift)
             hi = min(t1, n - shift)
             wi = wr[i]
-            for t in range(lo, hi):
-                acc[t] += wi * xr[t + shift]
+            # Slices indexed from 0: the index is provably non-negative, so
+            # Numba emits no wraparound check and LLVM vectorises the loop.
+            acc_part = acc[lo - t0:hi - t0]
+            x_part = xr[lo + shift:hi + shift]
+            for j in range(hi - lo):
+                acc_part[j] += wi * x_part[j]
 
 
 def direct(x: np.ndarray, w: np.ndarray, start: int, out_len: int) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""gpuconv's benchmarks (never run by the test suite)."""

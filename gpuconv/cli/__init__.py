@@ -1,0 +1,38 @@
+"""The ``gpuconv`` command: one module per subcommand.
+
+>>> from gpuconv.cli import build_parser
+>>> sorted(build_parser()._subparsers._group_actions[0].choices)
+['demo', 'info']
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import demo, info
+
+SUBCOMMANDS = {"demo": demo, "info": info}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gpuconv", description="Batched 1-D convolution on the GPU or the CPU.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in SUBCOMMANDS.items():
+        module.add_arguments(commands.add_parser(name, help=module.HELP, description=module.HELP))
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run ``gpuconv COMMAND ...``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return SUBCOMMANDS[args.command].run(args) or 0
+    except (ValueError, RuntimeError) as error:
+        print(f"gpuconv {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
