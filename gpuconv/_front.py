@@ -36,6 +36,7 @@ def prepare(**named) -> Prepared:
     """
     given = {name: value for name, value in named.items()
              if array_api_compat.is_array_api_obj(value)}
+    first = next(iter(given.values()), None)
     if given:
         try:
             caller_xp = array_api_compat.array_namespace(*given.values())
@@ -44,20 +45,19 @@ def prepare(**named) -> Prepared:
                               for name, value in given.items())
             raise TypeError(f"all array arguments must come from one array library: {kinds}") from None
         _check_same_device(given)
-        first = next(iter(given.values()))
-    else:
-        caller_xp, first = None, None
 
     backend = backends.get_backend(first)
     arrays = []
     for name, value in named.items():
         array = backend.asarray(value)
-        if array.dtype == object or not backend.xp.isdtype(array.dtype, "numeric") and array.dtype != backend.xp.bool:
+        if not (backend.xp.isdtype(array.dtype, "numeric") or array.dtype == backend.xp.bool):
             raise TypeError(f"{name} must have a boolean, integer, floating or complex dtype, "
                             f"got {array.dtype}")
         arrays.append(array)
 
-    if caller_xp is None or type(first) is type(arrays[0]):
+    if first is None:  # lists and scalars are host data: results come back as NumPy
+        restore = _unchanged if backend.name == "numpy" else _restorer(np, None)
+    elif type(first) is type(arrays[0]):
         restore = _unchanged
     else:
         restore = _restorer(caller_xp, first)
@@ -73,6 +73,8 @@ def _restorer(caller_xp, like):
     def restore(result):
         if hasattr(result, "get") and not hasattr(like, "get"):  # CuPy -> host
             result = result.get()
+        if like is None:
+            return caller_xp.asarray(result)
         return caller_xp.asarray(result, device=array_api_compat.device(like))
     return restore
 
@@ -143,6 +145,3 @@ def conj_flip(xp, v, axis: int):
     v = xp.flip(v, axis=axis)
     return xp.conj(v) if xp.isdtype(v.dtype, "complex floating") else v
 
-
-def is_numpy_scalar_shape(a) -> bool:
-    return np.ndim(a) == 0
