@@ -6,9 +6,7 @@ import math
 
 from . import _front
 from ._algorithms import execute
-from ._plan import METHODS, Request, check_choice, circular_window, numpy_window
-
-MODES = ("full", "same", "valid")
+from ._plan import METHODS, Request, check_choice, circular_window, numpy_mode, numpy_window
 
 
 def convolve(a, v, mode="full", *, axis=-1, method="auto"):
@@ -22,7 +20,7 @@ def convolve(a, v, mode="full", *, axis=-1, method="auto"):
         Kernel. 1-D (one kernel for every slice), or N-D aligned with `a`
         from the right: its length along `axis` is the kernel length and its
         other axes broadcast against `a`'s (one kernel per slice).
-    mode : {'full', 'same', 'valid'}, optional
+    mode : {'full', 'same', 'valid'} or {2, 1, 0}, optional
         Which part of the full convolution to return, as in `numpy.convolve`.
         Lengths depend only on ``min(len(a), len(v))`` and the longer length,
         since NumPy swaps the inputs when `v` is longer.
@@ -46,7 +44,9 @@ def convolve(a, v, mode="full", *, axis=-1, method="auto"):
         Empty input, unknown `mode` or `method`, `axis` out of range, batch
         shapes that do not broadcast, arrays on different devices.
     TypeError
-        Non-numeric dtypes, arrays from two different libraries.
+        Non-numeric dtypes (object arrays included: gpuconv computes in
+        machine arithmetic only), a `mode` that is neither a name nor an
+        integer, arrays from two different libraries.
 
     See Also
     --------
@@ -108,7 +108,7 @@ def correlate(a, v, mode="valid", *, axis=-1, method="auto"):
 
 
 def _linear(a, v, mode, axis, method, *, correlate):
-    check_choice(mode, MODES, "mode")
+    mode = numpy_mode(mode)
     check_choice(method, METHODS, "method")
     backend, xp, (a, v), restore = _front.prepare(a=a, v=v)
     a = xp.reshape(a, (1,)) if a.ndim == 0 else a

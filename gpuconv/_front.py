@@ -55,11 +55,13 @@ def prepare(**named) -> Prepared:
                             f"got {array.dtype}")
         arrays.append(array)
 
+    native = {"numpy": array_api_compat.is_numpy_array,
+              "cupy": array_api_compat.is_cupy_array}[backend.name]
     if first is None:  # lists and scalars are host data: results come back as NumPy
         restore = _unchanged if backend.name == "numpy" else _restorer(np, None)
-    elif type(first) is type(arrays[0]):
+    elif native(first):
         restore = _unchanged
-    else:
+    else:  # another library, or moved by use_backend: give the caller its own type back
         restore = _restorer(caller_xp, first)
     return Prepared(backend, backend.xp, tuple(arrays), restore)
 
@@ -140,8 +142,9 @@ def check_not_empty(n: int, k: int, names=("a", "v")) -> None:
             raise ValueError(f"{name} cannot be empty")
 
 
-def conj_flip(xp, v, axis: int):
-    """``v`` reversed along ``axis`` and conjugated: correlation as convolution."""
+def conj_flip(xp, v, axis):
+    """``v`` reversed along ``axis`` (every axis for None) and conjugated:
+    correlation as convolution."""
     v = xp.flip(v, axis=axis)
     return xp.conj(v) if xp.isdtype(v.dtype, "complex floating") else v
 

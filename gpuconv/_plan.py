@@ -114,11 +114,37 @@ def normalize_axis(axis, ndim: int, name: str = "axis") -> int:
 
 
 def check_choice(value, choices, name: str) -> str:
-    """Raise ``ValueError`` listing ``choices`` unless ``value`` is one of them."""
+    """Raise ``ValueError`` listing ``choices`` unless ``value`` is one of them.
+
+    >>> check_choice("sane", ("valid", "same", "full"), "mode")
+    Traceback (most recent call last):
+    ...
+    ValueError: acceptable mode flags are 'valid', 'same', or 'full'; got 'sane'
+    """
     if not isinstance(value, str) or value not in choices:
-        allowed = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"Acceptable {name} flags are {allowed}; got {value!r}")
+        allowed = ", ".join(repr(c) for c in choices[:-1]) + f", or {choices[-1]!r}"
+        raise ValueError(f"acceptable {name} flags are {allowed}; got {value!r}")
     return value
+
+
+def numpy_mode(mode) -> str:
+    """NumPy's mode argument: a name, or 0, 1, 2 for valid, same, full.
+
+    >>> numpy_mode(2)
+    'full'
+    """
+    names = ("valid", "same", "full")
+    if isinstance(mode, str):
+        if mode not in names:
+            raise ValueError(f"mode must be one of 'valid', 'same', or 'full' (got {mode!r})")
+        return mode
+    try:
+        index = operator.index(mode)
+    except TypeError:
+        raise TypeError(f"mode must be 'valid', 'same', 'full' or 0, 1, 2; got {mode!r}") from None
+    if index not in (0, 1, 2):
+        raise ValueError(f"integer mode must be 0, 1, or 2 (got {index})")
+    return names[index]
 
 
 def broadcast_batch(signal_batch: tuple, kernel_batch: tuple,

@@ -7,6 +7,11 @@ has the input's length along `axis`, the signal is extended past its ends by
 
 from __future__ import annotations
 
+import warnings
+
+import array_api_compat
+import numpy as np
+
 from . import _front
 from ._algorithms import execute
 from ._plan import BOUNDARIES, Request, check_choice, ndimage_window
@@ -85,8 +90,8 @@ def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, 
                 *, method="auto"):
     """Correlate along one axis with boundary handling, as ``scipy.ndimage.correlate1d``.
 
-    Arguments as in `convolve1d`; the weights are not reversed (and not
-    conjugated, as in SciPy).
+    Arguments as in `convolve1d`; the weights are not reversed, and complex
+    weights are conjugated, as in SciPy.
 
     Returns
     -------
@@ -106,9 +111,10 @@ def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, 
 
 
 def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, correlate):
-    if not isinstance(mode, str) or mode not in BOUNDARIES:
-        allowed = ", ".join(repr(m) for m in BOUNDARIES)
-        raise NdimageArgumentError(f"Acceptable mode flags are {allowed}; got {mode!r}")
+    try:
+        check_choice(mode, tuple(BOUNDARIES), "mode")
+    except ValueError as error:
+        raise NdimageArgumentError(str(error)) from None
     check_choice(method, ("auto", "direct", "fft", "oa"), "method")
     backend, xp, (x, weights), restore = _front.prepare(input=input, weights=weights)
     if weights.ndim != 1 or weights.shape[0] < 1:
@@ -117,8 +123,8 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
         raise ValueError("input must have at least one dimension")
     k = weights.shape[0]
     start = ndimage_window(k, int(origin), correlate=correlate)
-    if correlate:
-        weights = xp.flip(weights, axis=0)  # SciPy correlates without conjugating
+    if correlate:  # correlation is convolution with reversed, conjugated weights
+        weights = _front.conj_flip(xp, weights, 0)
 
     complex_work = xp.isdtype(x.dtype, "complex floating") or xp.isdtype(weights.dtype, "complex floating")
     out_dtype = _output_dtype(xp, output, x.dtype, complex_work)
@@ -140,29 +146,52 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
         out = execute(backend, rows.x, xp.astype(rows.w, work), request, method, work)
         result = _cast(xp, _front.from_rows(xp, out, rows), out_dtype)
 
-    if output is not None and hasattr(output, "shape"):
+    if _is_array(output):
         if tuple(output.shape) != tuple(x.shape):
-            raise ValueError(f"output has shape {tuple(output.shape)}, expected {tuple(x.shape)}")
+            raise NdimageArgumentError(f"output has shape {tuple(output.shape)}, "
+                                       f"expected the input's {tuple(x.shape)}")
         output[...] = restore(result)
         return output
     return restore(result)
 
 
 def _output_dtype(xp, output, input_dtype, complex_work):
-    if output is None:
-        if complex_work and not xp.isdtype(input_dtype, "complex floating"):
-            return xp.complex128
-        return input_dtype
-    if hasattr(output, "dtype") and hasattr(output, "shape"):
-        return output.dtype
-    import numpy as np
+    """The output dtype by SciPy's rules (``scipy.ndimage._ni_support._get_output``).
 
-    return np.dtype(output)
+    A complex result needs a complex output: a dtype given as a type or
+    ``numpy.dtype`` is promoted with a warning, one given as a string or an
+    output array is an error.
+    """
+    if output is None:
+        return xp.result_type(input_dtype, xp.complex64) if complex_work else input_dtype
+    if _is_array(output):
+        dtype, given = output.dtype, "an output array"
+    else:
+        dtype, given = np.dtype(output), None if not isinstance(output, str) else "a string"
+    if complex_work and dtype.kind != "c":
+        if given is not None:
+            raise NdimageArgumentError(f"output must have a complex dtype for complex input or "
+                                       f"weights, got {given} of dtype {dtype}")
+        warnings.warn("promoting specified output dtype to complex", UserWarning, stacklevel=4)
+        dtype = np.promote_types(dtype, np.complex64)
+    if not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
+        raise NdimageArgumentError(f"output must have a numeric dtype, got {dtype}")
+    return dtype
+
+
+def _is_array(output) -> bool:
+    # Scalar types such as np.float32 carry array attributes on the class.
+    return not isinstance(output, type) and array_api_compat.is_array_api_obj(output)
 
 
 def _cast(xp, result, dtype):
-    """Cast to the output dtype, truncating toward zero for integers as SciPy."""
-    if xp.isdtype(dtype, ("bool", "integral")) and not xp.isdtype(result.dtype, "integral"):
-        result = xp.trunc(xp.real(result) if xp.isdtype(result.dtype, "complex floating") else result)
-        return xp.astype(xp.astype(result, xp.int64), dtype)
-    return xp.astype(result, dtype)
+    """Cast to the output dtype: float to integer truncates toward zero with the
+    platform's C conversion, as SciPy's does (out-of-range values included)."""
+    if xp.isdtype(dtype, ("bool", "integral")) and xp.isdtype(result.dtype, "complex floating"):
+        result = xp.real(result)
+    if dtype == xp.bool:  # SciPy's bool is a byte: 0.5 truncates to 0, False
+        return xp.trunc(result) != 0
+    with np.errstate(invalid="ignore"):  # out of range: C's answer, as SciPy's
+        if xp.isdtype(dtype, "integral") and np.dtype(dtype).itemsize < 8:
+            result = xp.astype(result, xp.int64)  # C converts through a 64-bit integer
+        return xp.astype(result, dtype)

@@ -11,15 +11,18 @@ supported form.
 
 from __future__ import annotations
 
+import operator
 import time
+import warnings
 
 from . import _front
 from ._algorithms import choose_method, execute
-from ._plan import Request, check_choice, normalize_axis, scipy_window
+from ._algorithms.choose import estimate
+from ._plan import Request, check_choice, scipy_window
 
 __all__ = ["choose_conv_method", "convolve", "correlate", "fftconvolve", "oaconvolve"]
 
-MODES = ("full", "valid", "same")
+MODES = ("valid", "same", "full")
 SCIPY_METHODS = ("auto", "direct", "fft")
 
 
@@ -181,8 +184,9 @@ def choose_conv_method(in1, in2, mode="full", measure=False):
             convolve(in1, in2, mode=mode, method=method)
             times[method] = time.perf_counter() - begin
         return min(times, key=times.get), times
-    check_choice(mode, MODES, "mode")
     call = _Call.build("choose_conv_method", in1, in2, mode, None)
+    if call.empty:
+        return "direct"
     chosen = choose_method(call.backend, call.request, _dtype_name(call.dtype))
     return "direct" if chosen == "direct" else "fft"
 
@@ -196,9 +200,10 @@ class _Call:
     """A SciPy-style call resolved to rows, a request and its output shape."""
 
     @classmethod
-    def build(cls, func, in1, in2, mode, axes, *, correlate=False, fft_dtype=False):
+    def build(cls, func, in1, in2, mode, axes, *, correlate=False):
         self = cls()
         check_choice(mode, MODES, "mode")
+        fft_only = func in FFT_FUNCS
         backend, xp, (in1, in2), self.restore = _front.prepare(in1=in1, in2=in2)
         self.backend, self.xp = backend, xp
         if in1.ndim != in2.ndim:
@@ -207,80 +212,139 @@ class _Call:
         if self.scalar:
             in1, in2 = xp.reshape(in1, (1,)), xp.reshape(in2, (1,))
         self.empty = in1.size == 0 or in2.size == 0
-        dtype = _front.result_dtype(xp, in1, in2)
-        if fft_dtype and not xp.isdtype(dtype, ("real floating", "complex floating")):
-            dtype = xp.float64
-        self.dtype = dtype
+        self.dtype = _fft_result_dtype(xp, in1, in2) if fft_only else xp.result_type(in1, in2)
         if self.empty:
             return self
-        axis, listed = _convolved_axis(func, in1.shape, in2.shape, axes)
-        _check_valid_mode(mode, in1.shape, in2.shape, listed)
-        if correlate:
-            in2 = _front.conj_flip(xp, in2, axis)
+        axis, checked, self.product = _convolved_axis(func, in1.shape, in2.shape, axes)
+        if fft_only and self.product:  # SciPy multiplies, keeping the dtype
+            self.dtype = xp.result_type(in1, in2)
+        # SciPy's FFT functions apply the 'valid' size rule only along axes
+        # where both inputs are longer than 1; convolve/correlate along all.
+        _check_valid_mode(mode, in1.shape, in2.shape, [axis] if fft_only else checked)
+        if correlate:  # N-D correlation reverses in2 along every axis
+            in2 = _front.conj_flip(xp, in2, None)
         rows = _front.as_rows(xp, in1, in2, axis, names=("in1", "in2"))
         n, k = rows.x.shape[-1], rows.w.shape[-1]
         start, out_len = scipy_window(n, k, mode)
-        self.rows = rows
+        self.rows, self.mode, self.in1_shape = rows, mode, tuple(in1.shape)
         self.request = Request(rows=rows.x.shape[0], n=n, k=k, kernel_rows=rows.w.shape[0],
                                start=start, out_len=out_len)
         return self
 
     def run(self, method):
+        xp = self.xp
         out = execute(self.backend, self.rows.x, self.rows.w, self.request, method, self.dtype)
-        out = _front.from_rows(self.xp, out, self.rows)
-        return self.restore(self.xp.reshape(out, ()) if self.scalar else out)
+        out = _front.from_rows(xp, out, self.rows)
+        if self.scalar:  # SciPy returns in1 * in2: a scalar, not a 0-d array
+            out = xp.reshape(out, ())[()]
+        elif self.mode == "same" and tuple(out.shape) != self.in1_shape:
+            out = out[_centred(out.shape, self.in1_shape)]
+        return self.restore(out)
+
+
+FFT_FUNCS = ("fftconvolve", "oaconvolve")
 
 
 def _one_axis(func, in1, in2, mode, axes, method, *, correlate):
-    fft_only = func in ("fftconvolve", "oaconvolve")
-    call = _Call.build(func, in1, in2, mode, axes, correlate=correlate, fft_dtype=fft_only)
+    call = _Call.build(func, in1, in2, mode, axes, correlate=correlate)
     if call.empty:
-        if not fft_only:
+        if func not in FFT_FUNCS:
             raise ValueError(f"{func}: in1 and in2 cannot be empty")
         return call.restore(call.xp.zeros((0,), dtype=call.dtype))
-    if method == "fft" and not fft_only:
-        method = _cheaper_fft(call)
-    return call.run(method)
+    if call.product:  # nothing longer than 1 to convolve: a broadcast product
+        return call.run("direct")
+    if func not in FFT_FUNCS:
+        if method == "auto":
+            method = choose_method(call.backend, call.request, _dtype_name(call.dtype))
+        if method == "fft":
+            method = _cheaper_fft(call)
+    out = call.run(method)
+    if func not in FFT_FUNCS and method != "direct":
+        _warn_if_not_finite(call.xp, out)
+    return out
+
+
+def _warn_if_not_finite(xp, out) -> None:
+    """SciPy's warning: one NaN or Inf input spreads through a whole FFT row."""
+    first = xp.reshape(out, (-1,))[:1]
+    if first.shape[0] and not bool(xp.all(xp.isfinite(first))):
+        warnings.warn("Use of fft convolution on input with NAN or inf results in NAN or inf "
+                      "output. Consider using method='direct' instead.",
+                      category=RuntimeWarning, stacklevel=3)
 
 
 def _cheaper_fft(call) -> str:
     """Plain FFT or overlap-add, whichever the cost model prefers."""
-    from ._algorithms.choose import estimate
-
     times = estimate(call.backend, call.request, _dtype_name(call.dtype))
     return "oa" if times["oa"] < times["fft"] else "fft"
 
 
+def _fft_result_dtype(xp, in1, in2):
+    """SciPy's FFT functions make each input floating first, then combine."""
+    def floating(dtype):
+        if xp.isdtype(dtype, ("real floating", "complex floating")):
+            return xp.float32 if dtype == xp.float16 else dtype
+        return xp.float64
+    return xp.result_type(floating(in1.dtype), floating(in2.dtype))
+
+
 def _convolved_axis(func, shape1, shape2, axes):
-    """The one axis to convolve, and the axes SciPy would convolve over."""
+    """The axis to convolve, the axes SciPy would convolve over, and whether
+    no axis is longer than 1 in both inputs (then it is a plain product).
+
+    An axis where either input has length 1 is a broadcast axis (the
+    convolution along it is a product); SciPy's FFT functions treat it so, and
+    for the others it is the same arithmetic. More than one axis where both
+    inputs are longer than 1 is a multi-dimensional convolution.
+    """
     ndim = len(shape1)
     if axes is None:
         listed = list(range(ndim))
     else:
-        items = [axes] if not isinstance(axes, (tuple, list)) else list(axes)
-        listed = [normalize_axis(a, ndim, "axes") for a in items]
-        if len(set(listed)) != len(listed):
-            raise ValueError("axes must be unique")
+        listed = _axes_list(axes, ndim)
         for a in range(ndim):
             if a not in listed and shape1[a] != shape2[a] and 1 not in (shape1[a], shape2[a]):
                 raise ValueError("incompatible shapes for in1 and in2: "
                                  f"{tuple(shape1)} and {tuple(shape2)}")
-    long_axes = [a for a in listed if shape2[a] != 1]
+    long_axes = [a for a in listed if shape1[a] != 1 and shape2[a] != 1]
     if len(long_axes) > 1:
         raise NotImplementedError(
             f"gpuconv.signal.{func} convolves along one axis only: give 1-D inputs, "
-            "an in2 of length 1 along every convolved axis but one, or axes=<one axis> "
+            "inputs where all axes but one have length 1 in in1 or in2, or axes=<one axis> "
             f"(got in1 {tuple(shape1)}, in2 {tuple(shape2)}, axes={axes!r})")
     axis = long_axes[0] if long_axes else listed[-1]
-    return axis, listed
+    return axis, listed, not long_axes
 
 
-def _check_valid_mode(mode, shape1, shape2, listed):
-    """SciPy's rule: in 'valid' mode one input must be the larger everywhere."""
+def _axes_list(axes, ndim: int) -> list:
+    """``axes`` as a list of non-negative ints, checked with SciPy's messages."""
+    items = list(axes) if isinstance(axes, (tuple, list)) else [axes]
+    if not items:
+        raise ValueError("when provided, axes cannot be empty")
+    try:
+        items = [operator.index(a) for a in items]
+    except TypeError:
+        raise ValueError("axes must be a scalar or iterable of integers") from None
+    if any(not -ndim <= a < ndim for a in items):
+        raise ValueError(f"axes exceeds dimensionality of input: axes={axes!r}, ndim={ndim}")
+    listed = [a % ndim for a in items]
+    if len(set(listed)) != len(listed):
+        raise ValueError("all axes must be unique")
+    return listed
+
+
+def _check_valid_mode(mode, shape1, shape2, axes):
+    """SciPy's rule: in 'valid' mode one input must be the larger along ``axes``."""
     if mode != "valid":
         return
-    bigger1 = all(shape1[a] >= shape2[a] for a in listed)
-    bigger2 = all(shape2[a] >= shape1[a] for a in listed)
+    bigger1 = all(shape1[a] >= shape2[a] for a in axes)
+    bigger2 = all(shape2[a] >= shape1[a] for a in axes)
     if not (bigger1 or bigger2):
         raise ValueError("For 'valid' mode, one must be at least as large "
                          "as the other in every dimension")
+
+
+def _centred(shape, target):
+    """Index of the centred ``target``-sized block of ``shape`` (SciPy's ``_centered``)."""
+    return tuple(slice((size - want) // 2, (size - want) // 2 + want)
+                 for size, want in zip(shape, target))

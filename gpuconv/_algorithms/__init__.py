@@ -89,10 +89,10 @@ def _finish(xp, out, result_dtype, method: str):
     """Cast the computed result to the caller's dtype, NumPy's way."""
     if out.dtype == result_dtype:
         return out
+    if xp.isdtype(result_dtype, ("bool", "integral")) and method != "direct":
+        out = xp.round(out)  # FFT rounding noise: 2.9999999 is 3, 1e-17 is 0
     if xp.isdtype(result_dtype, "bool"):
         return out != 0
-    if xp.isdtype(result_dtype, "integral") and method != "direct":
-        out = xp.round(out)
     return xp.astype(out, result_dtype)
 
 

@@ -1,0 +1,61 @@
+"""Shared fixtures: the backend every front test runs on, and Hypothesis settings.
+
+`backend` is parametrised over `Backend`. Each member runs the test body
+under ``gpuconv.use_backend(name)``; inputs stay NumPy arrays and the
+backend moves them to its device and the results back, so one test body
+checks every backend against the same NumPy/SciPy reference. A member that
+cannot run here skips itself with the reason. New members (the host-emulated
+CUDA path) are one more enum entry and one more branch in `skip_reason`.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+
+import hypothesis
+import pytest
+
+import gpuconv
+
+# Modest example counts: the suite must stay fast on a 2-core CI machine.
+# deadline=None because the first call per dtype JIT-compiles (or loads) the
+# Numba kernel; function-scoped fixtures are fine here because `backend`
+# only sets a context that holds for every example of the test.
+hypothesis.settings.register_profile(
+    "gpuconv",
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture,
+                           hypothesis.HealthCheck.too_slow],
+    print_blob=True,
+)
+# A longer bug hunt: GPUCONV_HYPOTHESIS_PROFILE=thorough pytest tests
+hypothesis.settings.register_profile("thorough", parent=hypothesis.settings.get_profile("gpuconv"),
+                                     max_examples=500)
+hypothesis.settings.load_profile(os.environ.get("GPUCONV_HYPOTHESIS_PROFILE", "gpuconv"))
+
+
+class Backend(enum.Enum):
+    """The backends the front tests run on."""
+
+    NUMPY = "numpy"
+    CUPY = "cupy"
+
+    def skip_reason(self) -> str | None:
+        """Why this backend cannot run here, or None when it can."""
+        usable = {status.name: status.usable for status in gpuconv.backends.available()}
+        if self is Backend.CUPY and not usable.get("cupy", False):
+            return "no CUDA device available"
+        return None
+
+
+@pytest.fixture(params=list(Backend), ids=lambda member: member.value)
+def backend(request):
+    """Run the test body under ``gpuconv.use_backend(<member>)``; yields the member."""
+    member: Backend = request.param
+    reason = member.skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with gpuconv.use_backend(member.value):
+        yield member

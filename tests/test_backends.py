@@ -1,0 +1,114 @@
+"""The backend registry: available(), get_backend, use_backend, GPUCONV_BACKEND, import cost."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gpuconv
+from gpuconv import backends
+
+
+def test_available_lists_numpy_and_cupy_with_reasons():
+    statuses = backends.available()
+    assert [s.name for s in statuses] == ["numpy", "cupy"]
+    by_name = {s.name: s for s in statuses}
+    assert by_name["numpy"].usable
+    for status in statuses:
+        assert isinstance(status.usable, bool)
+        assert isinstance(status.reason, str) and status.reason
+    if not by_name["cupy"].usable:
+        assert "CuPy" in by_name["cupy"].reason   # says why: not installed, no driver, no device
+    assert backends.available() == statuses      # probed once, same answer
+
+
+def test_get_backend_follows_the_data():
+    assert gpuconv.get_backend(np.ones(3)).name == "numpy"
+    assert gpuconv.get_backend([1.0, 2.0]).name == "numpy"
+    assert gpuconv.get_backend().name == "numpy"
+
+
+def test_backend_fixture_sets_the_backend(backend):
+    assert gpuconv.get_backend(np.ones(3)).name == backend.value
+
+
+def test_use_backend_restores_on_exit_and_on_error(monkeypatch):
+    monkeypatch.delenv("GPUCONV_BACKEND", raising=False)
+    with gpuconv.use_backend("numpy"):
+        assert gpuconv.get_backend().name == "numpy"
+        out = gpuconv.convolve(np.ones(3), np.ones(2))
+    assert type(out) is np.ndarray
+    assert backends._override.get() is None
+    with pytest.raises(KeyError):
+        with gpuconv.use_backend("numpy"):
+            raise KeyError("boom")
+    assert backends._override.get() is None
+
+
+def test_use_backend_unknown_and_unusable():
+    with pytest.raises(ValueError, match="unknown backend 'bogus'; known backends are numpy, cupy"):
+        with gpuconv.use_backend("bogus"):
+            pass
+    cupy = {s.name: s for s in backends.available()}["cupy"]
+    if cupy.usable:
+        pytest.skip("CuPy is usable here")
+    with pytest.raises(RuntimeError, match="the cupy backend is not usable here: " + cupy.reason[:20]):
+        with gpuconv.use_backend("cupy"):
+            pass
+
+
+def test_env_var_is_honoured(monkeypatch):
+    monkeypatch.setenv("GPUCONV_BACKEND", "numpy")
+    assert gpuconv.get_backend(np.ones(3)).name == "numpy"
+    np.testing.assert_array_equal(gpuconv.convolve(np.ones(3), np.ones(2)), [1.0, 2.0, 2.0, 1.0])
+
+
+def test_env_var_unknown_name_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("GPUCONV_BACKEND", "tpu")
+    with pytest.raises(ValueError, match="unknown backend 'tpu'; known backends are numpy, cupy"):
+        gpuconv.convolve(np.ones(3), np.ones(2))
+
+
+def test_env_var_unusable_backend_says_why(monkeypatch):
+    if {s.name: s for s in backends.available()}["cupy"].usable:
+        pytest.skip("CuPy is usable here")
+    monkeypatch.setenv("GPUCONV_BACKEND", "cupy")
+    with pytest.raises(RuntimeError, match="the cupy backend is not usable here"):
+        gpuconv.convolve(np.ones(3), np.ones(2))
+
+
+def test_use_backend_beats_env_var(monkeypatch):
+    monkeypatch.setenv("GPUCONV_BACKEND", "tpu")
+    with gpuconv.use_backend("numpy"):
+        assert gpuconv.get_backend().name == "numpy"
+
+
+IMPORT_PROBE = """
+import json, sys, time
+begin = time.perf_counter()
+import gpuconv
+seconds = time.perf_counter() - begin
+print(json.dumps({"seconds": seconds,
+                  "heavy": sorted(m for m in ("cupy", "numba", "cupyx") if m in sys.modules)}))
+"""
+
+
+def test_import_is_light_and_fast():
+    """`import gpuconv` imports neither CuPy nor Numba and takes under 0.5 s.
+
+    Timed inside a fresh interpreter (so nothing is cached in this process);
+    the best of three runs, so a busy CI core does not decide the result.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "GPUCONV_BACKEND"}
+    runs = []
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", IMPORT_PROBE], capture_output=True,
+                              text=True, check=True, env=env)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert all(run["heavy"] == [] for run in runs), runs
+    assert min(run["seconds"] for run in runs) < 0.5, runs

@@ -1,0 +1,179 @@
+"""Bad input gets a `ValueError` or `TypeError` whose message names the argument."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gpuconv
+import gpuconv.ndimage as gn
+import gpuconv.signal as gs
+
+ONE = np.ones(3)
+
+
+@pytest.mark.parametrize("func", [gpuconv.convolve, gpuconv.correlate, gpuconv.circular_convolve])
+def test_empty_arrays(backend, func):
+    with pytest.raises(ValueError, match="a cannot be empty"):
+        func(np.array([]), ONE)
+    with pytest.raises(ValueError, match="v cannot be empty"):
+        func(ONE, np.array([]))
+    with pytest.raises(ValueError, match="a cannot be empty"):
+        func(np.ones((2, 0)), ONE)
+
+
+@pytest.mark.parametrize("name", ["convolve", "correlate"])
+def test_signal_empty_arrays(backend, name):
+    with pytest.raises(ValueError, match="in1 and in2 cannot be empty"):
+        getattr(gs, name)(np.array([]), ONE)
+
+
+def test_unknown_mode_and_method(backend):
+    for func in (gpuconv.convolve, gpuconv.correlate):  # NumPy's messages and types
+        with pytest.raises(ValueError, match="mode must be one of 'valid', 'same', or 'full' \\(got 'bogus'\\)"):
+            func(ONE, ONE, "bogus")
+        with pytest.raises(ValueError, match="integer mode must be 0, 1, or 2"):
+            func(ONE, ONE, 5)
+        with pytest.raises(TypeError, match="mode must be"):
+            func(ONE, ONE, None)
+        with pytest.raises(ValueError, match="acceptable method flags are .*, or 'oa'; got 'bogus'"):
+            func(ONE, ONE, method="bogus")
+    with pytest.raises(ValueError, match="acceptable method flags"):
+        gpuconv.circular_convolve(ONE, ONE, method="bogus")
+    for name in ("convolve", "correlate"):  # SciPy's messages
+        with pytest.raises(ValueError, match="acceptable mode flags are 'valid', 'same', or 'full'"):
+            getattr(gs, name)(ONE, ONE, mode="bogus")
+        with pytest.raises(ValueError, match="acceptable method flags are 'auto', 'direct', or 'fft'; got 'oa'"):
+            getattr(gs, name)(ONE, ONE, method="oa")
+    for name in ("fftconvolve", "oaconvolve", "choose_conv_method"):
+        with pytest.raises(ValueError, match="acceptable mode flags"):
+            getattr(gs, name)(ONE, ONE, mode="bogus")
+    with pytest.raises(ValueError, match="acceptable method flags"):
+        gn.convolve1d(ONE, ONE, method="bogus")
+
+
+@pytest.mark.parametrize("name", ["convolve1d", "correlate1d"])
+def test_unknown_boundary(backend, name):
+    with pytest.raises(ValueError, match="acceptable mode flags are 'reflect'.*; got 'bogus'"):
+        getattr(gn, name)(ONE, ONE, mode="bogus")
+    # SciPy raises RuntimeError here: code written for it keeps working
+    with pytest.raises(RuntimeError, match="mode"):
+        getattr(gn, name)(ONE, ONE, mode="bogus")
+
+
+BAD_DTYPES = [np.array([1, 2], dtype=object), np.array(["a", "b"]), np.array([b"a"]),
+              np.array([1, 2], dtype="datetime64[s]"), np.array([1, 2], dtype="timedelta64[s]")]
+BAD_IDS = ["object", "str", "bytes", "datetime64", "timedelta64"]
+
+
+@pytest.mark.parametrize("bad", BAD_DTYPES, ids=BAD_IDS)
+def test_non_numeric_dtypes(backend, bad):
+    for func in (gpuconv.convolve, gpuconv.correlate, gpuconv.circular_convolve):
+        with pytest.raises(TypeError, match="a must have a boolean, integer, floating or complex dtype"):
+            func(bad, ONE)
+        with pytest.raises(TypeError, match="v must have a boolean"):
+            func(ONE, bad)
+    for name in ("convolve", "correlate", "fftconvolve", "oaconvolve"):
+        with pytest.raises(TypeError, match="in1 must have"):
+            getattr(gs, name)(bad, ONE[:1])
+        with pytest.raises(TypeError, match="in2 must have"):
+            getattr(gs, name)(ONE, bad)
+    for name in ("convolve1d", "correlate1d"):
+        with pytest.raises(TypeError, match="input must have"):
+            getattr(gn, name)(bad, ONE)
+        with pytest.raises(TypeError, match="weights must have"):
+            getattr(gn, name)(ONE, bad)
+
+
+def test_axis_out_of_range(backend):
+    x = np.ones((2, 5))
+    for func in (gpuconv.convolve, gpuconv.correlate, gpuconv.circular_convolve):
+        for axis in (2, -3):
+            with pytest.raises(ValueError, match=f"axis {axis} is out of bounds for an array of dimension 2"):
+                func(x, ONE, axis=axis)
+        with pytest.raises(TypeError, match="axis must be an integer"):
+            func(x, ONE, axis=1.0)
+    for name in ("convolve1d", "correlate1d"):
+        with pytest.raises(ValueError, match="axis 2 is out of bounds"):
+            getattr(gn, name)(x, ONE, axis=2)
+    for name in ("fftconvolve", "oaconvolve"):  # SciPy's messages
+        with pytest.raises(ValueError, match="axes exceeds dimensionality of input: axes=2, ndim=2"):
+            getattr(gs, name)(x, np.ones((1, 3)), axes=2)
+        with pytest.raises(ValueError, match="all axes must be unique"):
+            getattr(gs, name)(x, np.ones((1, 3)), axes=(1, -1))
+        with pytest.raises(ValueError, match="axes cannot be empty"):
+            getattr(gs, name)(x, np.ones((1, 3)), axes=[])
+        with pytest.raises(ValueError, match="axes must be a scalar or iterable of integers"):
+            getattr(gs, name)(x, np.ones((1, 3)), axes=1.0)
+
+
+def test_kernel_batch_shapes_that_do_not_broadcast(backend):
+    with pytest.raises(ValueError, match=r"batch shapes of a \(2,\) and v \(3,\).*do not broadcast"):
+        gpuconv.convolve(np.ones((2, 5)), np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"batch shapes of a \(2, 4\) and v \(3, 1\)"):
+        gpuconv.correlate(np.ones((2, 4, 5)), np.ones((3, 1, 2)))
+    with pytest.raises(ValueError, match="do not broadcast"):
+        gpuconv.circular_convolve(np.ones((2, 5)), np.ones((3, 2)), 4)
+    # a 2-D kernel aligned from the right cannot reach axis 0 of a 3-D signal
+    with pytest.raises(ValueError, match=r"v has 2 dimensions, too few to hold axis -3 of a"):
+        gpuconv.convolve(np.ones((2, 5, 3)), np.ones((2, 3)), axis=0)
+    with pytest.raises(ValueError, match="incompatible shapes for in1 and in2"):
+        gs.fftconvolve(np.ones((4, 5)), np.ones((3, 2)), axes=1)
+    with pytest.raises(ValueError, match="same dimensionality"):
+        gs.convolve(np.ones((2, 3)), ONE)
+
+
+def test_valid_where_scipy_refuses(backend):
+    # in2 (1, 7) against in1 (3, 5): neither is at least as large in every dimension
+    for name in ("convolve", "correlate"):
+        with pytest.raises(ValueError, match="For 'valid' mode, one must be at least as large"):
+            getattr(gs, name)(np.ones((3, 5)), np.ones((1, 7)), "valid")
+    with pytest.raises(ValueError, match="For 'valid' mode"):
+        gs.choose_conv_method(np.ones((3, 5)), np.ones((1, 7)), "valid")
+
+
+def test_circular_convolve_period(backend):
+    for n in (0, -1):
+        with pytest.raises(ValueError, match=f"n must be a positive integer, got {n}"):
+            gpuconv.circular_convolve(ONE, ONE, n)
+    for n in (2.5, "3", True):
+        with pytest.raises(TypeError, match="n must be an integer"):
+            gpuconv.circular_convolve(ONE, ONE, n)
+
+
+@pytest.mark.parametrize("name", ["convolve1d", "correlate1d"])
+def test_ndimage_arguments(backend, name):
+    func = getattr(gn, name)
+    for k in (1, 2, 3, 4):
+        for origin in (-(k // 2) - 1, (k - 1) // 2 + 1):
+            with pytest.raises(ValueError, match=f"origin {origin} is out of range"):
+                func(np.ones(5), np.ones(k), origin=origin)
+    with pytest.raises(ValueError, match=r"weights must be a non-empty 1-D array, got shape \(0,\)"):
+        func(ONE, np.array([]))
+    with pytest.raises(ValueError, match=r"weights must be a non-empty 1-D array, got shape \(1, 2\)"):
+        func(ONE, np.ones((1, 2)))
+    with pytest.raises(RuntimeError, match="weights"):  # SciPy's exception type too
+        func(ONE, np.array([]))
+    with pytest.raises(ValueError, match="input must have at least one dimension"):
+        func(np.float64(1.0), ONE)
+    with pytest.raises(ValueError, match=r"output has shape \(4,\), expected the input's \(3,\)"):
+        func(ONE, ONE, output=np.empty(4))
+
+
+def test_multi_axis_names_the_supported_form(backend):
+    with pytest.raises(NotImplementedError, match=r"one axis only.*axes=<one axis>"):
+        gs.convolve(np.ones((4, 5)), np.ones((2, 2)))
+
+
+def test_arrays_from_two_libraries(backend):
+    torch = pytest.importorskip(
+        "torch", reason="torch is not installed: no second array library to mix with NumPy")
+    with pytest.raises(TypeError, match=r"one array library: a is a numpy.ndarray, v is a torch.Tensor"):
+        gpuconv.convolve(np.ones(5), torch.ones(3))
+
+
+def test_arrays_from_two_libraries_array_api_strict(backend):
+    xp = pytest.importorskip(
+        "array_api_strict", reason="array_api_strict is not installed: no second array library")
+    with pytest.raises(TypeError, match="one array library"):
+        gpuconv.convolve(np.ones(5), xp.ones(3))

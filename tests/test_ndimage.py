@@ -1,0 +1,195 @@
+"""`gpuconv.ndimage.convolve1d` / `correlate1d` against `scipy.ndimage`.
+
+Every boundary mode and origin, kernels longer than the signal (which extend
+periodically), integer inputs with float weights (SciPy truncates), `cval`,
+`output=` arrays and dtypes, and `axis` on 3-D inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.ndimage
+from hypothesis import given, strategies as st
+
+import gpuconv.ndimage as gn
+from tolerances import assert_conv, assert_exact, compute_eps, direct_bound
+from test_convolve import make
+
+BOUNDARY_MODES = ("reflect", "constant", "nearest", "mirror", "wrap",
+                  "grid-wrap", "grid-constant", "grid-mirror")
+METHODS = ("direct", "fft", "oa", "auto")
+FUNCS = ("convolve1d", "correlate1d")
+
+
+def origins(k):
+    return range(-(k // 2), (k - 1) // 2 + 1)
+
+
+def ref_func(name, mode, origin, cval=0.0):
+    func = getattr(scipy.ndimage, name)
+    return lambda x, w: func(x, w, mode=mode, cval=cval, origin=origin)
+
+
+def scale_func(cval):
+    """FFT scale of a row: the extended signal is bounded by max(|x|, |cval|)."""
+    return lambda x, w: np.array([max(np.max(x), abs(cval)) * np.sum(w)])
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("mode", BOUNDARY_MODES)
+@pytest.mark.parametrize("name", FUNCS)
+def test_every_mode_origin_and_length(backend, name, mode, method):
+    rng = np.random.default_rng(20)
+    for n in (1, 2, 3, 5, 8):
+        for k in (1, 2, 3, 4, 5, 9, 12):  # k > n: the extension wraps round several times
+            for origin in origins(k):
+                x, w = make(rng, n, "float64"), make(rng, k, "float64")
+                got = getattr(gn, name)(x, w, mode=mode, cval=1.5, origin=origin, method=method)
+                assert_conv(got, ref_func(name, mode, origin, 1.5), x, w, method=method, taps=k,
+                            scale_func=scale_func(1.5), what=f"n={n} k={k} origin={origin}")
+
+
+@given(n=st.one_of(st.integers(1, 30), st.sampled_from((2047, 2049))),
+       k=st.one_of(st.integers(1, 12), st.sampled_from((64, 2048))),
+       mode=st.sampled_from(BOUNDARY_MODES), name=st.sampled_from(FUNCS),
+       method=st.sampled_from(METHODS), dtype=st.sampled_from(("float32", "float64", "complex128")),
+       axis=st.integers(-3, 2), cval=st.floats(-5, 5), data=st.data())
+def test_property_3d_axis(backend, n, k, mode, name, method, dtype, axis, cval, data):
+    origin = data.draw(st.sampled_from(list(origins(k))))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    shape = [2, 3, 2]
+    shape[axis] = n
+    x, w = make(rng, tuple(shape), dtype), make(rng, k, "float64")
+    got = getattr(gn, name)(x, w, axis=axis, mode=mode, cval=cval, origin=origin, method=method)
+    assert_conv(got, ref_func(name, mode, origin, cval), x, w, method=method, axis=axis, taps=k,
+                scale_func=scale_func(cval), abs_func=ref_func(name, mode, origin, abs(cval)), what=f"{mode} origin={origin}")
+
+
+@pytest.mark.parametrize("mode", BOUNDARY_MODES)
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int32", "int64", "bool"])
+def test_integer_input_dyadic_weights_exact(backend, dtype, mode):
+    """Dyadic weights keep every float64 sum exact, so the truncation must match exactly
+    (negative values truncate toward zero). Values stay in the output's range: a
+    float-to-int cast out of range is undefined in C, so SciPy's result there is
+    platform-dependent and no reference."""
+    rng = np.random.default_rng(21)
+    x = make(rng, 40, dtype, small=True)
+    w = np.array([0.25, 0.5, 0.75, 1.5]) if dtype.startswith("u") or dtype == "bool" \
+        else np.array([0.25, -0.5, 0.75, 1.5])
+    for name in FUNCS:
+        for origin in origins(len(w)):
+            got = getattr(gn, name)(x, w, mode=mode, cval=2.5, origin=origin)
+            ref = getattr(scipy.ndimage, name)(x, w, mode=mode, cval=2.5, origin=origin)
+            assert_exact(got, ref)
+
+
+@pytest.mark.parametrize("mode", BOUNDARY_MODES)
+def test_integer_input_float_weights_truncate(backend, mode):
+    """Arbitrary weights: SciPy truncates its float64 sum. Where that sum lies within
+    rounding of an integer the two summation orders may truncate differently, so
+    those outputs may differ by one; everywhere else the results are equal."""
+    rng = np.random.default_rng(22)
+    x = rng.integers(-50, 50, 200).astype(np.int16)
+    w = np.array([0.3, 0.5, 0.7])
+    for name in FUNCS:
+        got = getattr(gn, name)(x, w, mode=mode)
+        ref = getattr(scipy.ndimage, name)(x, w, mode=mode)
+        assert got.dtype == ref.dtype == np.int16
+        exact = getattr(scipy.ndimage, name)(x.astype(np.float64), w, mode=mode)
+        bound = direct_bound(getattr(scipy.ndimage, name)(np.abs(x).astype(float), w, mode=mode),
+                             len(w), np.float64)
+        near = np.abs(exact - np.round(exact)) <= bound
+        np.testing.assert_array_equal(got[~near], ref[~near])
+        assert np.all(np.abs(got[near].astype(int) - ref[near]) <= 1)
+
+
+def test_cval_is_used_only_by_constant(backend):
+    x = np.array([1.0, 2.0, 3.0])
+    for mode in BOUNDARY_MODES:
+        for cval in (0.0, 5.0, -2.5):
+            got = gn.convolve1d(x, [1.0, 2.0, 4.0], mode=mode, cval=cval)
+            ref = scipy.ndimage.convolve1d(x, [1.0, 2.0, 4.0], mode=mode, cval=cval)
+            np.testing.assert_allclose(got, ref, rtol=4 * compute_eps(np.float64), atol=0)
+
+
+def test_output_array_is_filled_and_returned(backend):
+    rng = np.random.default_rng(23)
+    x = make(rng, (3, 20), "float64") * 10
+    for dtype in ("float32", "float64", "int32"):
+        out = np.empty(x.shape, dtype)
+        got = gn.correlate1d(x, [1.0, 2.0, 3.0], output=out)
+        ref = np.empty(x.shape, dtype)
+        scipy.ndimage.correlate1d(x, [1.0, 2.0, 3.0], output=ref)
+        assert got is out
+        if dtype == "int32":
+            # truncation of near-integer sums may differ by one (see the test above)
+            assert np.all(np.abs(out.astype(int) - ref) <= 1)
+        else:
+            np.testing.assert_allclose(out, ref, rtol=8 * compute_eps(dtype), atol=8 * compute_eps(dtype))
+
+
+@pytest.mark.parametrize("output", [
+    "float32",
+    float,
+    np.float32,
+    np.dtype("float32"),
+    np.int32,
+], ids=["str", "float", "np.float32", "np.dtype", "np.int32"])
+def test_output_dtype(backend, output):
+    x = np.arange(10, dtype=np.uint8)
+    got = gn.convolve1d(x, [0.5, 1.0, 0.25], output=output)
+    ref = scipy.ndimage.convolve1d(x, [0.5, 1.0, 0.25], output=output)
+    assert got.dtype == ref.dtype
+    np.testing.assert_array_equal(got, ref)  # dyadic weights: exact
+
+
+@pytest.mark.parametrize("dtype,weights", [
+    *[(d, "real") for d in ("float32", "float64", "complex64", "complex128", "int32", "uint8")],
+    *[(d, "complex") for d in ("float32", "uint8", "float64", "complex64", "complex128", "int32")],
+])
+def test_default_output_dtype_follows_scipy(backend, dtype, weights):
+    rng = np.random.default_rng(24)
+    x = make(rng, 10, dtype)
+    w = [0.5, 0.25] if weights == "real" else [0.5 + 1j, 0.25]
+    for name in FUNCS:
+        assert getattr(gn, name)(x, w).dtype == getattr(scipy.ndimage, name)(x, w).dtype
+
+
+@pytest.mark.parametrize("name", [
+    "convolve1d",
+    "correlate1d",
+])
+def test_complex_weights_like_scipy(backend, name):
+    rng = np.random.default_rng(26)
+    x = make(rng, 12, "float64")
+    w = np.array([1j, 2.0, 0.5 - 1j])
+    func = getattr(scipy.ndimage, name)
+    for xin in (x, x + 1j * x[::-1]):
+        got = getattr(gn, name)(xin, w)
+        assert_conv(got, lambda a, v: func(a, v), xin, w, method="auto", taps=3,
+                    scale_func=scale_func(0.0), dtype=func(xin, w).dtype)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_non_contiguous_and_read_only(backend, method):
+    rng = np.random.default_rng(25)
+    base = make(rng, (5, 61), "float32")
+    views = {"every-other": base[::2, ::2], "negative": base[::-1, ::-3],
+             "fortran": np.asfortranarray(base)}
+    for label, x in views.items():
+        x = x.copy(order="K") if label == "fortran" else x
+        keep = x.copy()
+        x.flags.writeable = False
+        for axis in (0, 1):
+            got = gn.convolve1d(x, [1.0, -2.0, 0.5, 3.0], axis=axis, mode="mirror", method=method)
+            assert_conv(got, ref_func("convolve1d", "mirror", 0), x, np.array([1.0, -2.0, 0.5, 3.0]),
+                        method=method, axis=axis, taps=4, dtype=np.float32,
+                        scale_func=scale_func(0.0), what=f"{label} axis={axis}")
+        np.testing.assert_array_equal(x, keep)
+
+
+def test_empty_input_like_scipy(backend):
+    got = gn.convolve1d(np.zeros((0, 4)), [1.0, 2.0], axis=0)
+    ref = scipy.ndimage.convolve1d(np.zeros((0, 4)), [1.0, 2.0], axis=0)
+    assert got.shape == ref.shape and got.dtype == ref.dtype
