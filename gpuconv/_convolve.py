@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 
 from . import _front
 from ._algorithms import execute
@@ -107,16 +108,21 @@ def correlate(a, v, mode="valid", *, axis=-1, method="auto"):
     return _linear(a, v, mode, axis, method, correlate=True)
 
 
-def _linear(a, v, mode, axis, method, *, correlate):
-    mode = numpy_mode(mode)
+def _rows_of(a, v, axis, method):
+    """The shared start of the NumPy fronts: inputs as rows, NumPy's rules."""
     check_choice(method, METHODS, "method")
     backend, xp, (a, v), restore = _front.prepare(a=a, v=v)
-    a = xp.reshape(a, (1,)) if a.ndim == 0 else a
+    a = xp.reshape(a, (1,)) if a.ndim == 0 else a  # numpy.convolve's ndmin=1
     v = xp.reshape(v, (1,)) if v.ndim == 0 else v
-    dtype = _front.result_dtype(xp, a, v)
     rows = _front.as_rows(xp, a, v, axis)
+    _front.check_not_empty(rows.x.shape[-1], rows.w.shape[-1])
+    return backend, xp, rows, xp.result_type(a, v), restore
+
+
+def _linear(a, v, mode, axis, method, *, correlate):
+    mode = numpy_mode(mode)
+    backend, xp, rows, dtype, restore = _rows_of(a, v, axis, method)
     n, k = rows.x.shape[-1], rows.w.shape[-1]
-    _front.check_not_empty(n, k)
     w = _front.conj_flip(xp, rows.w, -1) if correlate else rows.w
     start, out_len = numpy_window(n, k, mode, correlate=correlate)
     request = Request(rows=rows.x.shape[0], n=n, k=k, kernel_rows=w.shape[0],
@@ -163,19 +169,16 @@ def circular_convolve(a, v, n=None, *, axis=-1, method="auto"):
     >>> gpuconv.circular_convolve([1, 2, 3, 4], [1, 1, 1], 3)
     array([10, 10, 10])
     """
-    check_choice(method, METHODS, "method")
-    backend, xp, (a, v), restore = _front.prepare(a=a, v=v)
-    a = xp.reshape(a, (1,)) if a.ndim == 0 else a
-    v = xp.reshape(v, (1,)) if v.ndim == 0 else v
-    dtype = _front.result_dtype(xp, a, v)
-    rows = _front.as_rows(xp, a, v, axis)
+    backend, xp, rows, dtype, restore = _rows_of(a, v, axis, method)
     length, k = rows.x.shape[-1], rows.w.shape[-1]
-    _front.check_not_empty(length, k)
     if n is None:
         n = length + k - 1
-    if isinstance(n, bool) or not isinstance(n, int) and not hasattr(n, "__index__"):
+    if isinstance(n, bool):
         raise TypeError(f"n must be an integer, got {n!r}")
-    n = int(n)
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"n must be an integer, got {n!r}") from None
     if n < 1:
         raise ValueError(f"n must be a positive integer, got {n}")
     x = _fold(xp, rows.x, n)

@@ -130,11 +130,6 @@ def from_rows(xp, out, rows: Rows):
     return xp.moveaxis(out, -1, rows.axis)
 
 
-def result_dtype(xp, *arrays):
-    """``numpy.result_type`` of the inputs, in the backend's namespace."""
-    return xp.result_type(*arrays)
-
-
 def check_not_empty(n: int, k: int, names=("a", "v")) -> None:
     """NumPy's rule: neither input may be empty along the convolved axis."""
     for name, length in zip(names, (n, k)):

@@ -2,11 +2,13 @@
 
 `convolve`, `correlate`, `fftconvolve`, `oaconvolve` and
 `choose_conv_method` take SciPy's arguments and give SciPy's results for
-1-D inputs and for N-D inputs convolved along a single axis: either ``axes=``
-names one axis (the others broadcast), or the kernel has length 1 along every
-axis but one. Anything else is a genuinely multi-dimensional convolution,
-which gpuconv does not do: it raises `NotImplementedError` naming the
-supported form.
+1-D inputs and for N-D inputs convolved along a single axis: at most one of
+the convolved axes (all axes, or those named by ``axes=``) may be longer than
+1 in both inputs. Along the others one input has length 1, so the
+convolution there is a broadcast product, which is how SciPy's FFT functions
+treat such axes too. Anything else is a genuinely multi-dimensional
+convolution, which gpuconv does not do: it raises `NotImplementedError`
+naming the supported form.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ def convolve(in1, in2, mode="full", method="auto"):
     Parameters
     ----------
     in1, in2 : array_like
-        Inputs of equal dimensionality. In N-D, `in2` must have length 1
-        along every axis but one; that axis is convolved, and every other is
-        a batch axis.
+        Inputs of equal dimensionality. In N-D, at most one axis may be
+        longer than 1 in both; that axis is convolved, and every other is a
+        batch axis that broadcasts.
     mode : {'full', 'valid', 'same'}, optional
         SciPy's modes: ``'same'`` is centred on `in1`; ``'valid'`` needs one
         input at least as large as the other in every dimension.
@@ -106,15 +108,17 @@ def fftconvolve(in1, in2, mode="full", axes=None):
     in1, in2 : array_like
         Inputs of equal dimensionality.
     mode : {'full', 'valid', 'same'}, optional
-    axes : int or tuple of one int, optional
-        The axis to convolve; every other axis broadcasts (SciPy's rule: equal
-        lengths, or 1). ``None`` (all axes) needs `in2` of length 1 along
-        every axis but one.
+    axes : int or sequence of int, optional
+        The axes to convolve over (default: all). At most one of them may be
+        longer than 1 in both inputs; every other axis broadcasts (SciPy's
+        rule: equal lengths, or 1).
 
     Returns
     -------
     out : array
-        Floating dtype: float32 stays float32, integers give float64.
+        Floating dtype, each input made floating first as SciPy does:
+        float32 stays float32, integers give float64. Where no axis is longer
+        than 1 in both inputs SciPy just multiplies, and so does this.
 
     See Also
     --------
