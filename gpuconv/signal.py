@@ -219,12 +219,9 @@ class _Call:
         self.dtype = _fft_result_dtype(xp, in1, in2) if fft_only else xp.result_type(in1, in2)
         if self.empty:
             return self
-        axis, checked, self.product = _convolved_axis(func, in1.shape, in2.shape, axes)
+        axis, self.product = _convolved_axis(func, mode, in1.shape, in2.shape, axes)
         if fft_only and self.product:  # SciPy multiplies, keeping the dtype
             self.dtype = xp.result_type(in1, in2)
-        # SciPy's FFT functions apply the 'valid' size rule only along axes
-        # where both inputs are longer than 1; convolve/correlate along all.
-        _check_valid_mode(mode, in1.shape, in2.shape, [axis] if fft_only else checked)
         if correlate:  # N-D correlation reverses in2 along every axis
             in2 = _front.conj_flip(xp, in2, None)
         rows = _front.as_rows(xp, in1, in2, axis, names=("in1", "in2"))
@@ -292,9 +289,9 @@ def _fft_result_dtype(xp, in1, in2):
     return xp.result_type(floating(in1.dtype), floating(in2.dtype))
 
 
-def _convolved_axis(func, shape1, shape2, axes):
-    """The axis to convolve, the axes SciPy would convolve over, and whether
-    no axis is longer than 1 in both inputs (then it is a plain product).
+def _convolved_axis(func, mode, shape1, shape2, axes):
+    """The axis to convolve, and whether no axis is longer than 1 in both
+    inputs (then the call is a plain product).
 
     An axis where either input has length 1 is a broadcast axis (the
     convolution along it is a product); SciPy's FFT functions treat it so, and
@@ -311,13 +308,17 @@ def _convolved_axis(func, shape1, shape2, axes):
                 raise ValueError("incompatible shapes for in1 and in2: "
                                  f"{tuple(shape1)} and {tuple(shape2)}")
     long_axes = [a for a in listed if shape1[a] != 1 and shape2[a] != 1]
+    # SciPy's FFT functions apply the 'valid' size rule only along axes where
+    # both inputs are longer than 1; convolve/correlate along all. An invalid
+    # call is reported as such, whatever its number of axes.
+    _check_valid_mode(mode, shape1, shape2, long_axes if func in FFT_FUNCS else listed)
     if len(long_axes) > 1:
         raise NotImplementedError(
             f"gpuconv.signal.{func} convolves along one axis only: give 1-D inputs, "
             "inputs where all axes but one have length 1 in in1 or in2, or axes=<one axis> "
             f"(got in1 {tuple(shape1)}, in2 {tuple(shape2)}, axes={axes!r})")
     axis = long_axes[0] if long_axes else listed[-1]
-    return axis, listed, not long_axes
+    return axis, not long_axes
 
 
 def _axes_list(axes, ndim: int) -> list:

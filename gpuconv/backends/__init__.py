@@ -68,6 +68,13 @@ def available() -> tuple[BackendStatus, ...]:
 
     Probing CuPy imports it and asks the driver for devices; the answer is
     cached for the life of the process.
+
+    Examples
+    --------
+    >>> import gpuconv
+    >>> numpy_status = gpuconv.backends.available()[0]
+    >>> numpy_status.name, numpy_status.usable
+    ('numpy', True)
     """
     return tuple(BackendStatus(name, _load(name)[0] is not None, _load(name)[1])
                  for name in NAMES)
@@ -97,6 +104,13 @@ def get_backend(x=None):
     CuPy array gives the CuPy backend and anything else the NumPy one. CuPy
     is never imported to answer: an array can only be a CuPy array if CuPy
     is already in ``sys.modules``.
+
+    Examples
+    --------
+    >>> import numpy as np, gpuconv
+    >>> backend = gpuconv.get_backend(np.ones(3))
+    >>> backend.name, backend.device
+    ('numpy', 'cpu')
     """
     name = _requested()
     if name is None:
