@@ -7,6 +7,7 @@ has the input's length along `axis`, the signal is extended past its ends by
 
 from __future__ import annotations
 
+import operator
 import warnings
 
 import array_api_compat
@@ -121,8 +122,15 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
         raise NdimageArgumentError(f"weights must be a non-empty 1-D array, got shape {weights.shape}")
     if x.ndim == 0:
         raise ValueError("input must have at least one dimension")
+    if _is_array(output) and tuple(output.shape) != tuple(x.shape):
+        raise NdimageArgumentError(f"output has shape {tuple(output.shape)}, "
+                                   f"expected the input's {tuple(x.shape)}")
+    try:
+        origin = operator.index(origin)
+    except TypeError:
+        raise TypeError(f"origin must be an integer, got {origin!r}") from None
     k = weights.shape[0]
-    start = ndimage_window(k, int(origin), correlate=correlate)
+    start = ndimage_window(k, origin, correlate=correlate)
     if correlate:  # correlation is convolution with reversed, conjugated weights
         weights = _front.conj_flip(xp, weights, 0)
 
@@ -147,9 +155,6 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
         result = _cast(xp, _front.from_rows(xp, out, rows), out_dtype)
 
     if _is_array(output):
-        if tuple(output.shape) != tuple(x.shape):
-            raise NdimageArgumentError(f"output has shape {tuple(output.shape)}, "
-                                       f"expected the input's {tuple(x.shape)}")
         output[...] = restore(result)
         return output
     return restore(result)

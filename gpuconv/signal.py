@@ -18,7 +18,7 @@ import time
 import warnings
 
 from . import _front
-from ._algorithms import choose_method, execute
+from ._algorithms import choose_method, dtype_name, execute
 from ._algorithms.choose import estimate
 from ._plan import Request, check_choice, scipy_window
 
@@ -191,13 +191,8 @@ def choose_conv_method(in1, in2, mode="full", measure=False):
     call = _Call.build("choose_conv_method", in1, in2, mode, None)
     if call.empty:
         return "direct"
-    chosen = choose_method(call.backend, call.request, _dtype_name(call.dtype))
+    chosen = choose_method(call.backend, call.request, dtype_name(call.xp, call.dtype))
     return "direct" if chosen == "direct" else "fft"
-
-
-def _dtype_name(dtype) -> str:
-    name = str(dtype)
-    return name if name in ("float32", "float64", "complex64", "complex128") else "exact"
 
 
 class _Call:
@@ -227,7 +222,7 @@ class _Call:
         rows = _front.as_rows(xp, in1, in2, axis, names=("in1", "in2"))
         n, k = rows.x.shape[-1], rows.w.shape[-1]
         start, out_len = scipy_window(n, k, mode)
-        self.rows, self.mode, self.in1_shape = rows, mode, tuple(in1.shape)
+        self.func, self.rows, self.mode, self.in1_shape = func, rows, mode, tuple(in1.shape)
         self.request = Request(rows=rows.x.shape[0], n=n, k=k, kernel_rows=rows.w.shape[0],
                                start=start, out_len=out_len)
         return self
@@ -235,6 +230,8 @@ class _Call:
     def run(self, method):
         xp = self.xp
         out = execute(self.backend, self.rows.x, self.rows.w, self.request, method, self.dtype)
+        if method != "direct" and self.func in ("convolve", "correlate"):
+            _warn_if_not_finite(xp, out)
         out = _front.from_rows(xp, out, self.rows)
         if self.scalar:  # SciPy returns in1 * in2: a scalar, not a 0-d array
             out = xp.reshape(out, ())[()]
@@ -256,27 +253,25 @@ def _one_axis(func, in1, in2, mode, axes, method, *, correlate):
         return call.run("direct")
     if func not in FFT_FUNCS:
         if method == "auto":
-            method = choose_method(call.backend, call.request, _dtype_name(call.dtype))
+            method = choose_method(call.backend, call.request, dtype_name(call.xp, call.dtype))
         if method == "fft":
             method = _cheaper_fft(call)
-    out = call.run(method)
-    if func not in FFT_FUNCS and method != "direct":
-        _warn_if_not_finite(call.xp, out)
-    return out
+    return call.run(method)
 
 
 def _warn_if_not_finite(xp, out) -> None:
-    """SciPy's warning: one NaN or Inf input spreads through a whole FFT row."""
-    first = xp.reshape(out, (-1,))[:1]
-    if first.shape[0] and not bool(xp.all(xp.isfinite(first))):
+    """SciPy's warning (``scipy.signal.convolve``): a NaN or Inf input spreads
+    through a whole FFT row; like SciPy, look at the first output only."""
+    first = out[:1, :1]
+    if first.shape[0] and first.shape[1] and not bool(xp.all(xp.isfinite(first))):
         warnings.warn("Use of fft convolution on input with NAN or inf results in NAN or inf "
                       "output. Consider using method='direct' instead.",
-                      category=RuntimeWarning, stacklevel=3)
+                      category=RuntimeWarning, stacklevel=4)
 
 
 def _cheaper_fft(call) -> str:
     """Plain FFT or overlap-add, whichever the cost model prefers."""
-    times = estimate(call.backend, call.request, _dtype_name(call.dtype))
+    times = estimate(call.backend, call.request, dtype_name(call.xp, call.dtype))
     return "oa" if times["oa"] < times["fft"] else "fft"
 
 

@@ -154,6 +154,8 @@ def test_ndimage_arguments(backend, name):
         func(ONE, np.ones((1, 2)))
     with pytest.raises(RuntimeError, match="weights"):  # SciPy's exception type too
         func(ONE, np.array([]))
+    with pytest.raises(TypeError, match="origin must be an integer, got 0.5"):
+        func(np.ones(5), np.ones(3), origin=0.5)
     with pytest.raises(ValueError, match="input must have at least one dimension"):
         func(np.float64(1.0), ONE)
     with pytest.raises(ValueError, match=r"output has shape \(4,\), expected the input's \(3,\)"):

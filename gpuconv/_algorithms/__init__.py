@@ -17,7 +17,7 @@ from .direct import direct
 from .fft import fft_convolve, transform_length
 from .overlap import oa_convolve
 
-__all__ = ["execute", "compute_dtype", "choose_method"]
+__all__ = ["choose_method", "compute_dtype", "dtype_name", "execute"]
 
 METHODS = {"direct": direct, "fft": fft_convolve, "oa": oa_convolve}
 
@@ -58,7 +58,7 @@ def execute(backend, x, w, request: Request, method: str, result_dtype):
     """
     xp = backend.xp
     if method == "auto":
-        method = choose_method(backend, request, _dtype_name(xp, result_dtype))
+        method = choose_method(backend, request, dtype_name(xp, result_dtype))
     dtype = compute_dtype(xp, result_dtype, method)
     x = xp.astype(x, dtype, copy=False)
     w = xp.astype(w, dtype, copy=False)
@@ -96,7 +96,8 @@ def _finish(xp, out, result_dtype, method: str):
     return xp.astype(out, result_dtype)
 
 
-def _dtype_name(xp, dtype) -> str:
+def dtype_name(xp, dtype) -> str:
+    """The cost model's name for ``dtype``; ``'exact'`` for integers and bools."""
     for name in ("float32", "float64", "complex64", "complex128"):
         if dtype == getattr(xp, name):
             return name
