@@ -17,6 +17,7 @@ import numpy as np
 
 from gpuconv._algorithms.direct import direct
 from gpuconv._algorithms.fft import fft_convolve
+from gpuconv._plan import Request
 from gpuconv.backends import backend_named
 
 
@@ -37,10 +38,11 @@ def main() -> None:
     for rows, n, k in [(64, 65536, 15), (64, 65536, 63), (8, 2**20, 31)]:
         x = rng.standard_normal((rows, n))
         w = rng.standard_normal((1, k))
-        t = median_seconds(lambda: direct(backend, x, w, k - 1, n - k + 1))
+        valid = Request(rows=rows, n=n, k=k, kernel_rows=1, start=k - 1, out_len=n - k + 1)
+        t = median_seconds(lambda: direct(backend, x, w, valid))
         mac.append(t / (rows * (n - k + 1) * k))
         nfft = backend.next_fast_len(n, real=True)
-        t = median_seconds(lambda: fft_convolve(backend, x, w, k - 1, n - k + 1))
+        t = median_seconds(lambda: fft_convolve(backend, x, w, valid))
         fft.append(t / ((2 * rows + 1) * nfft * math.log2(nfft)))
     print(f'"numpy": {{"mac": {statistics.median(mac):.2e}, "fft": {statistics.median(fft):.2e}, ...}}')
 

@@ -55,11 +55,9 @@ def prepare(**named) -> Prepared:
                             f"got {array.dtype}")
         arrays.append(array)
 
-    native = {"numpy": array_api_compat.is_numpy_array,
-              "cupy": array_api_compat.is_cupy_array}[backend.name]
     if first is None:  # lists and scalars are host data: results come back as NumPy
-        restore = _unchanged if backend.name == "numpy" else _restorer(np, None)
-    elif native(first):
+        restore = _unchanged if backend.is_native(np.empty(0)) else _restorer(np, None)
+    elif backend.is_native(first):
         restore = _unchanged
     else:  # another library, or moved by use_backend: give the caller its own type back
         restore = _restorer(caller_xp, first)

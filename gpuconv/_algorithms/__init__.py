@@ -65,15 +65,20 @@ def execute(backend, x, w, request: Request, method: str, result_dtype):
     compute = METHODS[method]
 
     rows = request.rows
-    slab = max(1, backend.workspace_bytes() // max(workspace_per_row(request, method, x.dtype.itemsize), 1))
+    staged = method == "direct" and backend.direct_boundaries
+    per_row = 0 if staged else workspace_per_row(request, method, x.dtype.itemsize)
+    slab = max(1, backend.workspace_bytes() // max(per_row, 1))
     out = None
     for lo in range(0, rows, slab):
         hi = min(lo + slab, rows)
         part = replace(request, rows=hi - lo,
                        kernel_rows=1 if request.kernel_rows == 1 else hi - lo)
-        x_part, part = extend(xp, x[lo:hi], part)
+        if staged:  # the kernel applies the boundary while staging its tile
+            x_part = x[lo:hi]
+        else:
+            x_part, part = extend(xp, x[lo:hi], part)
         w_part = w if request.kernel_rows == 1 else w[lo:hi]
-        piece = compute(backend, x_part, w_part, part.start, part.out_len)
+        piece = compute(backend, x_part, w_part, part)
         if hi - lo == rows:
             out = piece
         else:

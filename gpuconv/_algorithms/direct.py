@@ -9,15 +9,16 @@ for namespaces without one.
 from __future__ import annotations
 
 
-def direct(backend, x, w, start: int, out_len: int):
-    """``y[:, start:start + out_len]`` of the zero-boundary full convolution.
+def direct(backend, x, w, request):
+    """``y[:, start:start + out_len]`` of the full convolution of ``request``.
 
     ``x`` is ``(rows, n)``, ``w`` is ``(1 or rows, k)``, both of the compute
-    dtype; the output has that dtype too.
+    dtype; the output has that dtype too. The boundary is zero unless the
+    backend's kernel applies boundaries itself (``backend.direct_boundaries``).
     """
     if backend.direct is not None:
-        return backend.direct(x, w, start, out_len)
-    return shift_and_add(backend.xp, x, w, start, out_len)
+        return backend.direct(x, w, request)
+    return shift_and_add(backend.xp, x, w, request.start, request.out_len)
 
 
 def shift_and_add(xp, x, w, start: int, out_len: int):

@@ -32,8 +32,9 @@ def spectra(backend, x, w, nfft: int):
     return backend.rfft(x, nfft), backend.rfft(w, nfft), backend.irfft
 
 
-def fft_convolve(backend, x, w, start: int, out_len: int):
+def fft_convolve(backend, x, w, request):
     """``y[:, start:start + out_len]`` of the zero-boundary full convolution."""
+    start, out_len = request.start, request.out_len
     n, k = x.shape[1], w.shape[1]
     nfft = backend.next_fast_len(transform_length(n, k, start, out_len),
                                  real=not backend.xp.isdtype(x.dtype, "complex floating"))

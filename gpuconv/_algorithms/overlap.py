@@ -15,8 +15,9 @@ from .._plan import overlap_add_block
 from .fft import spectra
 
 
-def oa_convolve(backend, x, w, start: int, out_len: int):
+def oa_convolve(backend, x, w, request):
     """``y[:, start:start + out_len]`` of the zero-boundary full convolution."""
+    start, out_len = request.start, request.out_len
     xp = backend.xp
     rows, n = x.shape
     k = w.shape[1]

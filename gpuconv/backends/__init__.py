@@ -46,6 +46,9 @@ def _load(name: str):
     if name == "numpy":
         from .numpy_backend import NumpyBackend
         return NumpyBackend(), "NumPy, scipy.fft and Numba on the CPU"
+    if name == "emulated":
+        from ._emulator import EmulatedBackend
+        return EmulatedBackend(), "the CUDA kernels on the CPU through the host emulator (tests)"
     if importlib.util.find_spec("cupy") is None:
         return None, "CuPy is not installed (pip install 'gpuconv[cuda12]' or 'gpuconv[cuda13]')"
     try:
@@ -82,8 +85,9 @@ def available() -> tuple[BackendStatus, ...]:
 
 def backend_named(name: str):
     """The usable backend ``name``; ``RuntimeError`` saying why if it is not."""
-    if name not in NAMES:
-        raise ValueError(f"unknown backend {name!r}; known backends are {', '.join(NAMES)}")
+    if name not in NAMES + ("emulated",):
+        raise ValueError(f"unknown backend {name!r}; known backends are {', '.join(NAMES)} "
+                         "(and 'emulated', the CUDA kernels on the CPU, for tests)")
     backend, reason = _load(name)
     if backend is None:
         raise RuntimeError(f"the {name} backend is not usable here: {reason}")

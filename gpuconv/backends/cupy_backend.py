@@ -1,18 +1,20 @@
 """The GPU backend: CuPy arrays, cuFFT through ``cupyx.scipy.fft``.
 
-Imported only once the registry has found CuPy and a CUDA device. Until the
-raw CUDA kernels of ``kernels/*.cu`` are wired in (the GPU backend issue),
-``direct`` is ``None`` and the direct method runs as the namespace-generic
-shift-and-add of `gpuconv._algorithms.direct`.
+Imported only once the registry has found CuPy and a CUDA device. The direct
+method is the CUDA kernel of ``kernels/conv1d_direct.cu``, compiled by NVRTC
+through ``cupy.RawModule`` and launched from the descriptions of
+`gpuconv.backends._launch` (the same ones the host emulator runs in CI).
 """
 
 from __future__ import annotations
 
+import array_api_compat
 import array_api_compat.cupy as xp
 import cupy
 import cupyx.scipy.fft as cufft
 
 from .._config import config
+from ._launch import CudaDirect, CupyLauncher
 
 #: Share of free device memory one call's temporaries may take.
 WORKSPACE_FRACTION = 0.25
@@ -24,9 +26,11 @@ class CupyBackend:
     name = "cupy"
     device = "cuda"
     xp = xp
-    direct = None
+    is_native = staticmethod(array_api_compat.is_cupy_array)
+    direct_boundaries = True
 
     def __init__(self):
+        self.direct = CudaDirect(xp, CupyLauncher())
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
         self.device_name = props["name"].decode()
 

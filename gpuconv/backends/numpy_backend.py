@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array_api_compat
 import array_api_compat.numpy as xp
 import numpy as np
 import scipy.fft
@@ -19,6 +20,8 @@ class NumpyBackend:
     name = "numpy"
     device = "cpu"
     xp = xp
+    #: Whether an array is of this backend's own type (else results are moved back).
+    is_native = staticmethod(array_api_compat.is_numpy_array)
 
     def asarray(self, x):
         """``x`` as a NumPy array, copied off a GPU if it lives there."""
@@ -26,13 +29,16 @@ class NumpyBackend:
             return x.get()
         return np.asarray(x)
 
-    def direct(self, x, w, start: int, out_len: int):
+    #: The Numba kernel sees zero-boundary requests (boundaries are padded first).
+    direct_boundaries = False
+
+    def direct(self, x, w, request):
         """Numba kernel; see `gpuconv.backends._numba_kernels.direct_rows`."""
         from . import _numba_kernels  # numba loads on first use, not at import
 
         _numba_kernels.set_threads(config.threads)
         return _numba_kernels.direct(np.ascontiguousarray(x), np.ascontiguousarray(w),
-                                     start, out_len)
+                                     request.start, request.out_len)
 
     def rfft(self, x, n):
         return scipy.fft.rfft(x, n, axis=-1, workers=config.threads)

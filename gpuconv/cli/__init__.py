@@ -2,7 +2,7 @@
 
 >>> from gpuconv.cli import build_parser
 >>> sorted(build_parser()._subparsers._group_actions[0].choices)
-['demo', 'info']
+['demo', 'info', 'kernels']
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import demo, info
+from . import demo, info, kernels
 
-SUBCOMMANDS = {"demo": demo, "info": info}
+SUBCOMMANDS = {"demo": demo, "info": info, "kernels": kernels}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,53 @@
+"""``gpuconv kernels``: registers, spills and shared memory of every CUDA kernel.
+
+Compiles each instantiation with NVRTC (no GPU needed) for real
+architectures and prints what ptxas reports, beside the dynamic shared
+memory the host-side launch asks for.
+"""
+
+from __future__ import annotations
+
+HELP = "compile the CUDA kernels with NVRTC and show registers, spills and shared memory"
+
+ARCHS = ("sm_80", "sm_90", "sm_100")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--cuda", type=int, choices=(12, 13), default=None,
+                        help="CUDA major version of the NVRTC to use (default: newest installed)")
+    parser.add_argument("--arch", action="append", default=None,
+                        help=f"a real architecture, repeatable (default: {' '.join(ARCHS)})")
+
+
+def launch_shared_bytes(dtype) -> int:
+    """Dynamic shared memory of a launch at the largest tap chunk, as the host computes it."""
+    import numpy as np
+
+    from gpuconv.backends import _launch
+
+    x, w = np.zeros((1, 1), dtype), np.zeros((1, _launch.MAX_CHUNK), dtype)
+    out, cval = np.zeros((1, 1), dtype), np.zeros(1, dtype)
+    return _launch.direct_launches(x, w, out, cval, 0, "zero")[0].shared_bytes
+
+
+def run(args) -> int:
+    from gpuconv.backends import _launch, _nvrtc
+
+    nvrtc = _nvrtc.load(args.cuda)  # NvrtcNotInstalled (a RuntimeError): exit 2, one line
+    options = (*_launch.NVRTC_OPTIONS, "-Xptxas=-v")
+    print(f"NVRTC {'.'.join(map(str, nvrtc.version))}  options: {' '.join(options)}")
+    width = max(map(len, _launch.NAME_EXPRESSIONS))
+    header = (f"{'kernel':{width}s} {'arch':7s} {'regs':>5s} {'spill st/ld':>12s} "
+              f"{'shared/block':>13s} {'static smem':>12s} {'stack':>6s}")
+    print(header)
+    print("-" * len(header))
+    for arch in args.arch or ARCHS:
+        result = nvrtc.compile(_launch.kernel_source(), _launch.NAME_EXPRESSIONS, options, arch)
+        resources = _nvrtc.ptxas_resources(result.log)
+        for dtype in _launch.CTYPES:
+            name = _launch.name_expression(dtype)
+            used = resources[result.lowered[name]]
+            spills = f"{used.spill_stores}/{used.spill_loads}"
+            print(f"{name:{width}s} {arch:7s} {used.registers:5d} {spills:>12s} "
+                  f"{launch_shared_bytes(dtype):11d} B {used.static_shared:10d} B {used.stack:4d} B")
+    return 0
