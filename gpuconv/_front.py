@@ -36,15 +36,20 @@ def prepare(**named) -> Prepared:
     """
     given = {name: value for name, value in named.items()
              if array_api_compat.is_array_api_obj(value)}
-    first = next(iter(given.values()), None)
-    if given:
+    # NumPy arrays are host data, like lists: they follow an array of another
+    # library (a CPU kernel with a GPU signal moves to the signal's device).
+    leading = {name: value for name, value in given.items()
+               if not array_api_compat.is_numpy_array(value)} or given
+    first = next(iter(leading.values()), None)
+    if leading:
         try:
-            caller_xp = array_api_compat.array_namespace(*given.values())
+            caller_xp = array_api_compat.array_namespace(*leading.values())
         except TypeError:
             kinds = ", ".join(f"{name} is a {type(value).__module__}.{type(value).__name__}"
-                              for name, value in given.items())
-            raise TypeError(f"all array arguments must come from one array library: {kinds}") from None
-        _check_same_device(given)
+                              for name, value in leading.items())
+            raise TypeError(f"all array arguments must come from one array library "
+                            f"(NumPy arrays aside): {kinds}") from None
+        _check_same_device(leading)
 
     backend = backends.get_backend(first)
     arrays = []
@@ -69,14 +74,30 @@ def _unchanged(result):
 
 
 def _restorer(caller_xp, like):
-    """Convert results back to the caller's library and device."""
+    """Convert results back to the caller's library and device.
+
+    Through DLPack where both sides speak it (a CuPy result becomes a torch
+    CUDA tensor without a copy); through the host otherwise.
+    """
     def restore(result):
-        if hasattr(result, "get") and not hasattr(like, "get"):  # CuPy -> host
+        if like is not None and not array_api_compat.is_numpy_array(like):
+            same_side = array_api_compat.is_cupy_array(result) == _on_gpu(like)
+            if same_side and hasattr(caller_xp, "from_dlpack"):
+                return caller_xp.from_dlpack(result)
+        if hasattr(result, "get"):  # CuPy -> host
             result = result.get()
         if like is None:
             return caller_xp.asarray(result)
         return caller_xp.asarray(result, device=array_api_compat.device(like))
     return restore
+
+
+def _on_gpu(array) -> bool:
+    """Whether ``array`` lives in CUDA memory (DLPack device type 2)."""
+    try:
+        return array.__dlpack_device__()[0] == 2
+    except (AttributeError, TypeError):
+        return False
 
 
 def _check_same_device(given: dict) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import gpuconv
+from gpuconv import _front
 import gpuconv.ndimage as gn
 import gpuconv.signal as gs
 
@@ -167,15 +168,26 @@ def test_multi_axis_names_the_supported_form(backend):
         gs.convolve(np.ones((4, 5)), np.ones((2, 2)))
 
 
-def test_arrays_from_two_libraries(backend):
-    torch = pytest.importorskip(
-        "torch", reason="torch is not installed: no second array library to mix with NumPy")
-    with pytest.raises(TypeError, match=r"one array library: a is a numpy.ndarray, v is a torch.Tensor"):
-        gpuconv.convolve(np.ones(5), torch.ones(3))
+def test_numpy_arrays_follow_an_array_of_another_library(backend):
+    """NumPy arrays are host data, like lists: they join the other library's array."""
+    xp = pytest.importorskip("array_api_strict")  # in the test extra
+    got = gpuconv.convolve(np.ones(5), xp.asarray([1.0, 2.0, 3.0]))
+    assert type(got) is type(xp.ones(1))
+    np.testing.assert_array_equal(np.asarray(list(got)), np.convolve(np.ones(5), [1.0, 2.0, 3.0]))
 
 
-def test_arrays_from_two_libraries_array_api_strict(backend):
-    xp = pytest.importorskip(
-        "array_api_strict", reason="array_api_strict is not installed: no second array library")
-    with pytest.raises(TypeError, match="one array library"):
+def test_arrays_from_two_libraries(backend, monkeypatch):
+    """Two non-NumPy libraries cannot be mixed. With NumPy taken for just
+    another library, NumPy + array_api_strict is such a pair."""
+    xp = pytest.importorskip("array_api_strict")
+    monkeypatch.setattr(_front.array_api_compat, "is_numpy_array", lambda array: False)
+    with pytest.raises(TypeError, match=r"one array library \(NumPy arrays aside\): "
+                                        r"a is a numpy.ndarray, v is a array_api_strict"):
         gpuconv.convolve(np.ones(5), xp.ones(3))
+
+
+def test_torch_tensors_come_back_as_torch_tensors(backend):
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    got = gpuconv.convolve(torch.ones(5, dtype=torch.float64), np.ones(3))
+    assert isinstance(got, torch.Tensor)
+    np.testing.assert_array_equal(got.numpy(), np.convolve(np.ones(5), np.ones(3)))

@@ -11,8 +11,10 @@ from __future__ import annotations
 import array_api_compat
 import array_api_compat.cupy as xp
 import cupy
+import numpy as np
 import cupyx.scipy.fft as cufft
 
+from .._algorithms.choose import figures_from_attributes
 from .._config import config
 from ._launch import CudaDirect, CupyLauncher
 
@@ -31,12 +33,24 @@ class CupyBackend:
 
     def __init__(self):
         self.direct = CudaDirect(xp, CupyLauncher())
-        props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
-        self.device_name = props["name"].decode()
+        device = cupy.cuda.Device()
+        self.device_name = cupy.cuda.runtime.getDeviceProperties(device.id)["name"].decode()
+        capability = (int(device.compute_capability[:-1]), int(device.compute_capability[-1]))
+        #: The `auto` cost model's roofline figures, from the device's attributes.
+        self.figures = figures_from_attributes(self.device_name, device.attributes, capability)
 
     def asarray(self, x):
-        """``x`` as a CuPy array on the current device (copied from the host if needed)."""
-        return cupy.asarray(x)
+        """``x`` as a CuPy array: shared through DLPack when another library
+        holds it on the GPU (a torch CUDA tensor), copied from the host otherwise."""
+        if isinstance(x, cupy.ndarray) or not array_api_compat.is_array_api_obj(x):
+            return cupy.asarray(x)
+        try:
+            device_type = x.__dlpack_device__()[0]
+        except (AttributeError, TypeError):
+            device_type = None
+        if device_type == 2:  # kDLCUDA
+            return cupy.from_dlpack(x)
+        return cupy.asarray(np.asarray(x))
 
     def rfft(self, x, n):
         return cufft.rfft(x, n, axis=-1)

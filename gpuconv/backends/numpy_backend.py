@@ -24,10 +24,16 @@ class NumpyBackend:
     is_native = staticmethod(array_api_compat.is_numpy_array)
 
     def asarray(self, x):
-        """``x`` as a NumPy array, copied off a GPU if it lives there."""
-        if hasattr(x, "__cuda_array_interface__") and hasattr(x, "get"):
+        """``x`` as a NumPy array: copied off a GPU if it lives there, shared
+        through DLPack if another library holds it in host memory."""
+        if array_api_compat.is_numpy_array(x) or not array_api_compat.is_array_api_obj(x):
+            return np.asarray(x)
+        if hasattr(x, "get"):  # CuPy
             return x.get()
-        return np.asarray(x)
+        try:
+            return np.from_dlpack(x)
+        except (BufferError, RuntimeError, TypeError):  # on a device, or read-only
+            return np.asarray(x)
 
     #: The Numba kernel sees zero-boundary requests (boundaries are padded first).
     direct_boundaries = False
