@@ -11,24 +11,14 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 
 import numpy as np
 
+from benchmarks._timing import median_seconds
 from gpuconv._algorithms.direct import direct
 from gpuconv._algorithms.fft import fft_convolve
 from gpuconv._plan import Request
 from gpuconv.backends import backend_named
-
-
-def median_seconds(func, repeats: int = 7) -> float:
-    func()  # warm-up: JIT compile, FFT plan
-    times = []
-    for _ in range(repeats):
-        begin = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - begin)
-    return statistics.median(times)
 
 
 def main() -> None:

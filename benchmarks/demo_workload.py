@@ -12,28 +12,18 @@ float32), the figures of the CPU-performance issue.
 
 from __future__ import annotations
 
-import statistics
-import time
 
 import numpy as np
 import scipy.ndimage
 import scipy.signal
 
+from benchmarks._timing import median_seconds
 import gpuconv
 from gpuconv.cli.demo import SMOOTHING_TAPS, gaussian_taps, make_signals
 
 COPY_BANDWIDTH = 66e9
 FMA_PEAK_FLOAT32 = 460e9
 
-
-def median_seconds(func, repeats: int = 7) -> float:
-    func()
-    times = []
-    for _ in range(repeats):
-        begin = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - begin)
-    return statistics.median(times)
 
 
 def main() -> None:
