@@ -67,7 +67,7 @@ def execute(backend, x, w, request: Request, method: str, result_dtype):
     rows = request.rows
     staged = method == "direct" and backend.direct_boundaries
     per_row = 0 if staged else workspace_per_row(request, method, x.dtype.itemsize)
-    slab = max(1, backend.workspace_bytes() // max(per_row, 1))
+    slab = max(1, backend.workspace_bytes() // per_row) if per_row else max(rows, 1)
     out = None
     for lo in range(0, rows, slab):
         hi = min(lo + slab, rows)
