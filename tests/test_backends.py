@@ -89,26 +89,17 @@ def test_use_backend_beats_env_var(monkeypatch):
 
 
 IMPORT_PROBE = """
-import json, sys, time
-begin = time.perf_counter()
+import json, sys
 import gpuconv
-seconds = time.perf_counter() - begin
-print(json.dumps({"seconds": seconds,
-                  "heavy": sorted(m for m in ("cupy", "numba", "cupyx") if m in sys.modules)}))
+print(json.dumps(sorted(m for m in ("cupy", "cupyx", "numba", "scipy", "torch") if m in sys.modules)))
 """
 
 
-def test_import_is_light_and_fast():
-    """`import gpuconv` imports neither CuPy nor Numba and takes under 0.5 s.
-
-    Timed inside a fresh interpreter (so nothing is cached in this process);
-    the best of three runs, so a busy CI core does not decide the result.
-    """
+def test_import_is_light():
+    """`import gpuconv` loads no CuPy, Numba or SciPy (nor touches a CUDA driver):
+    those load on first use. What keeps the import under 0.5 s, checked without a
+    timed assertion; `docs/performance.md` has the measured time."""
     env = {k: v for k, v in os.environ.items() if k != "GPUCONV_BACKEND"}
-    runs = []
-    for _ in range(3):
-        done = subprocess.run([sys.executable, "-c", IMPORT_PROBE], capture_output=True,
-                              text=True, check=True, env=env)
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    assert all(run["heavy"] == [] for run in runs), runs
-    assert min(run["seconds"] for run in runs) < 0.5, runs
+    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE], capture_output=True,
+                          text=True, check=True, env=env)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
