@@ -2,7 +2,8 @@
 
 `convolve1d` and `correlate1d` give ``scipy.ndimage``'s results: the output
 has the input's length along `axis`, the signal is extended past its ends by
-`mode`, and `origin` shifts the filter.
+`mode`, and `origin` shifts the filter. `uniform_filter1d` and
+`gaussian_filter1d` are built on them, so they run on either device too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from . import _front
 from ._algorithms import execute
 from ._plan import BOUNDARIES, Request, check_choice, ndimage_window
 
-__all__ = ["convolve1d", "correlate1d", "NdimageArgumentError"]
+__all__ = ["NdimageArgumentError", "convolve1d", "correlate1d", "gaussian_filter1d",
+           "uniform_filter1d"]
 
 
 class NdimageArgumentError(ValueError, RuntimeError):
@@ -200,3 +202,113 @@ def _cast(xp, result, dtype):
         if xp.isdtype(dtype, "integral") and np.dtype(dtype).itemsize < 8:
             result = xp.astype(result, xp.int64)  # C converts through a 64-bit integer
         return xp.astype(result, dtype)
+
+
+# --------------------------------------------------------------------------
+# Smoothing filters built on correlate1d
+# --------------------------------------------------------------------------
+
+def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0,
+                     *, method="auto"):
+    """Moving average along one axis, as ``scipy.ndimage.uniform_filter1d``.
+
+    `correlate1d` with ``size`` weights of ``1 / size``, so it runs on either
+    device and honours every boundary mode.
+
+    Parameters
+    ----------
+    input : array_like
+    size : int
+        Length of the moving window, at least 1.
+    axis, output, mode, cval, origin, method
+        As in `correlate1d`.
+
+    Returns
+    -------
+    out : array
+
+    See Also
+    --------
+    scipy.ndimage.uniform_filter1d
+
+    Notes
+    -----
+    SciPy keeps a running sum; this sums each window afresh, so floating
+    results may differ from SciPy's in the last bits (and integer results by
+    one where a mean lands within rounding of a whole number).
+
+    Examples
+    --------
+    >>> import gpuconv.ndimage
+    >>> gpuconv.ndimage.uniform_filter1d([2.0, 8, 0, 4, 1, 9, 9, 0], size=3)
+    array([4.        , 3.33333333, 4.        , 1.66666667, 4.66666667,
+           6.33333333, 6.        , 3.        ])
+    """
+    size = operator.index(size)
+    if size < 1:
+        raise ValueError(f"size must be at least 1, got {size}")
+    weights = np.full(size, 1.0 / size)
+    return correlate1d(input, weights, axis, output, mode, cval, origin, method=method)
+
+
+def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect", cval=0.0,
+                      truncate=4.0, *, radius=None, method="auto"):
+    """Gaussian filter (or its derivatives) along one axis, as ``scipy.ndimage``'s.
+
+    Parameters
+    ----------
+    input : array_like
+    sigma : float
+        Standard deviation of the Gaussian, positive.
+    axis : int, optional
+    order : {0, 1, 2, 3}, optional
+        0 smooths; 1, 2, 3 convolve with that derivative of the Gaussian.
+    output, mode, cval, method
+        As in `correlate1d`.
+    truncate : float, optional
+        Cut the kernel at this many standard deviations (default 4).
+    radius : int, optional
+        Kernel radius, overriding `truncate`.
+
+    Returns
+    -------
+    out : array
+
+    See Also
+    --------
+    scipy.ndimage.gaussian_filter1d
+
+    Notes
+    -----
+    The weights are SciPy's own: the impulse response of
+    ``scipy.ndimage.gaussian_filter1d``, computed once on the host, so both
+    libraries filter with the same numbers.
+
+    Examples
+    --------
+    >>> import gpuconv.ndimage
+    >>> gpuconv.ndimage.gaussian_filter1d([1.0, 2, 3, 4, 5], sigma=1)
+    array([1.42704095, 2.06782203, 3.        , 3.93217797, 4.57295905])
+    """
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma!r}")
+    if order not in (0, 1, 2, 3):
+        raise ValueError(f"order must be 0, 1, 2 or 3, got {order!r}")
+    if radius is None:
+        radius = int(float(truncate) * float(sigma) + 0.5)
+    radius = operator.index(radius)
+    if radius < 0:
+        raise ValueError(f"radius must be a nonnegative integer, got {radius}")
+    weights = _gaussian_weights(float(sigma), order, radius)
+    return correlate1d(input, weights, axis, output, mode, cval, 0, method=method)
+
+
+def _gaussian_weights(sigma: float, order: int, radius: int) -> np.ndarray:
+    """SciPy's correlation weights: its filter's response to a unit impulse, reversed."""
+    import scipy.ndimage
+
+    impulse = np.zeros(2 * radius + 1)
+    impulse[radius] = 1.0
+    response = scipy.ndimage.gaussian_filter1d(impulse, sigma, order=order, mode="constant",
+                                               radius=radius)
+    return response[::-1].copy()
