@@ -12,10 +12,12 @@ from . import backends, ndimage, signal
 from ._config import config
 from ._convolve import circular_convolve, convolve, correlate
 from .backends import get_backend, use_backend
+from .streaming import StreamingConvolver
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "StreamingConvolver",
     "backends",
     "circular_convolve",
     "config",
