@@ -1,0 +1,237 @@
+"""Lazy convolution of Dask arrays, one chunk at a time with gpuconv's own functions.
+
+Every call becomes a ``'valid'`` convolution of an *extended* array: the
+signal is padded along `axis` by the boundary rule (`dask.array.pad`) and cut
+to exactly the samples the outputs read, the chunks along `axis` get a halo of
+``k - 1`` samples from their left neighbour (`dask.array.overlap.overlap`), and
+each block is convolved in ``'valid'`` mode by `gpuconv.convolve` or
+`gpuconv.ndimage`. Blocks keep their array type: NumPy chunks run on the CPU
+backend, CuPy chunks on the GPU. Needs the ``dask`` extra.
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+from dask.array.utils import meta_from_array
+
+from . import _convolve, ndimage
+from ._plan import BOUNDARIES, extension, ndimage_window, normalize_axis, numpy_mode, numpy_window
+
+__all__ = ["convolve", "convolve1d", "correlate", "correlate1d"]
+
+#: ``numpy.pad`` mode of each gpuconv boundary rule.
+_PAD_MODES = {"zero": "constant", "constant": "constant", "reflect": "symmetric",
+              "mirror": "reflect", "nearest": "edge", "wrap": "wrap"}
+
+
+def convolve(x, v, mode="full", axis=-1, method="auto"):
+    """Lazy `gpuconv.convolve` of a Dask array along one axis.
+
+    Parameters
+    ----------
+    x : dask.array.Array
+        Signals; every 1-D slice along `axis` is convolved. NumPy or CuPy chunks.
+    v : array_like
+        1-D kernel (NumPy), the same for every slice.
+    mode : {'full', 'same', 'valid'}, optional
+        As in `numpy.convolve`, including its rule that lengths depend only on
+        the shorter and the longer of the two inputs.
+    axis : int, optional
+        Axis of `x` to convolve along. Default -1.
+    method : {'auto', 'direct', 'fft', 'oa'}, optional
+        gpuconv's method, chosen per block.
+
+    Returns
+    -------
+    out : dask.array.Array
+        Lazy result of dtype ``result_type(x, v)``, chunks of `x`'s array type.
+
+    Raises
+    ------
+    ValueError
+        Unknown `mode`, an empty `x` or `v`, `v` not 1-D.
+
+    See Also
+    --------
+    gpuconv.convolve : the in-memory function this equals.
+
+    Notes
+    -----
+    Chunks along `axis` shorter than the kernel are merged first. Floating
+    results can differ from the in-memory call by rounding, since each block
+    is its own FFT.
+
+    Examples
+    --------
+    >>> import dask.array as da, gpuconv.dask
+    >>> x = da.arange(6, chunks=2)
+    >>> gpuconv.dask.convolve(x, [1, 1], method="direct").compute()
+    array([0, 1, 3, 5, 7, 9, 5])
+    """
+    return _linear(x, v, mode, axis, method, correlate=False)
+
+
+def correlate(x, v, mode="valid", axis=-1, method="auto"):
+    """Lazy `gpuconv.correlate` of a Dask array along one axis.
+
+    Arguments, results and errors are as in `convolve` (default ``'valid'``).
+
+    See Also
+    --------
+    gpuconv.correlate : the in-memory function this equals.
+
+    Examples
+    --------
+    >>> import dask.array as da, gpuconv.dask
+    >>> gpuconv.dask.correlate(da.arange(6, chunks=2), [1, 2], method="direct").compute()
+    array([ 2,  5,  8, 11, 14])
+    """
+    return _linear(x, v, mode, axis, method, correlate=True)
+
+
+def convolve1d(x, weights, axis=-1, mode="reflect", cval=0.0, origin=0):
+    """Lazy `gpuconv.ndimage.convolve1d` of a Dask array.
+
+    Parameters
+    ----------
+    x : dask.array.Array
+        Signals; every 1-D slice along `axis` is filtered. NumPy or CuPy chunks.
+    weights : array_like
+        1-D filter weights (NumPy).
+    axis, mode, cval, origin
+        As in `scipy.ndimage.convolve1d`.
+
+    Returns
+    -------
+    out : dask.array.Array
+        Lazy result of `x`'s shape and of the dtype `gpuconv.ndimage` gives.
+
+    Raises
+    ------
+    NotImplementedError
+        ``'reflect'``, ``'mirror'`` or ``'wrap'`` with a kernel so long that
+        the extension needs more samples than the signal has (more than ``n``,
+        ``n - 1`` for ``'mirror'``): `dask.array.pad` cannot reflect twice.
+    ValueError
+        Unknown `mode`, `origin` out of range, `weights` not 1-D.
+
+    See Also
+    --------
+    gpuconv.ndimage.convolve1d : the in-memory function this equals.
+
+    Examples
+    --------
+    >>> import dask.array as da, gpuconv.dask
+    >>> x = da.from_array([1.0, 2.0, 4.0, 8.0], chunks=2)
+    >>> gpuconv.dask.convolve1d(x, [1.0, 1.0, 1.0], mode="nearest").compute()
+    array([ 4.,  7., 14., 20.])
+    """
+    return _filter1d(x, weights, axis, mode, cval, origin, correlate=False)
+
+
+def correlate1d(x, weights, axis=-1, mode="reflect", cval=0.0, origin=0):
+    """Lazy `gpuconv.ndimage.correlate1d` of a Dask array.
+
+    Arguments, results and errors are as in `convolve1d`.
+
+    See Also
+    --------
+    gpuconv.ndimage.correlate1d : the in-memory function this equals.
+
+    Examples
+    --------
+    >>> import dask.array as da, gpuconv.dask
+    >>> x = da.from_array([1.0, 2.0, 4.0, 8.0], chunks=2)
+    >>> gpuconv.dask.correlate1d(x, [0.0, 0.0, 1.0], mode="wrap").compute()
+    array([2., 4., 8., 1.])
+    """
+    return _filter1d(x, weights, axis, mode, cval, origin, correlate=True)
+
+
+def _linear(x, v, mode, axis, method, *, correlate):
+    v = np.asarray(v)
+    if v.ndim != 1 or v.size == 0 or x.size == 0:
+        raise ValueError(f"x must be non-empty and v a non-empty 1-D array, got shapes "
+                         f"{x.shape} and {v.shape}")
+    axis = normalize_axis(axis, x.ndim)
+    n, k = x.shape[axis], v.shape[0]
+    start, out_len = numpy_window(n, k, numpy_mode(mode), correlate=correlate)
+    w = np.conj(v[::-1]) if correlate else v
+    dtype = np.result_type(x.dtype, v.dtype)
+
+    def block(b):
+        return _convolve.convolve(b, w, "valid", axis=axis, method=method)
+
+    return _valid(_extend(x, axis, k, start, out_len, "zero", 0), k, axis, block, dtype)
+
+
+def _filter1d(x, weights, axis, mode, cval, origin, *, correlate):
+    weights = np.asarray(weights)
+    if mode not in BOUNDARIES:
+        raise ndimage.NdimageArgumentError(f"mode must be one of {sorted(BOUNDARIES)}, got {mode!r}")
+    if weights.ndim != 1 or weights.size == 0:
+        raise ndimage.NdimageArgumentError(
+            f"weights must be a non-empty 1-D array, got shape {weights.shape}")
+    axis = normalize_axis(axis, x.ndim)
+    n, k = x.shape[axis], weights.shape[0]
+    # The in-memory call on a tiny array gives the output dtype and checks origin.
+    dtype = ndimage.convolve1d(np.zeros(1, x.dtype), weights, mode="constant").dtype
+    start = ndimage_window(k, origin, correlate=correlate)
+    if n == 0:
+        return x.astype(dtype)
+    if x.dtype.kind in "biu":  # SciPy extends integers in float64 (cval 0.5 stays 0.5)
+        x = x.astype(np.result_type(np.float64, weights.dtype))
+    func = ndimage.correlate1d if correlate else ndimage.convolve1d
+    lead = k - 1 - start  # the block's output t' = lead + t reads the samples output t does
+
+    def block(b):
+        m = b.shape[axis] - k + 1
+        out = func(b, weights, axis, output=dtype, mode="constant", origin=origin)
+        return out[(slice(None),) * axis + (slice(lead, lead + m),)]
+
+    xe = _extend(x, axis, k, start, n, BOUNDARIES[mode], cval)
+    return _valid(xe, k, axis, block, dtype)
+
+
+def _extend(x, axis, k, start, out_len, boundary, cval):
+    """`x` along `axis` extended by `boundary` to samples ``[start - k + 1, start + out_len - 1]``."""
+    n = x.shape[axis]
+    left, right = extension(n, k, start, out_len)
+    limit = {"reflect": n, "mirror": n - 1, "wrap": n}.get(boundary)
+    if limit is not None and max(left, right) > limit:
+        raise NotImplementedError(
+            f"mode {boundary!r} needs {max(left, right)} extension samples but the signal "
+            f"has {n}: gpuconv.dask supports at most {limit} (dask.array.pad reflects "
+            f"or wraps only once); use the in-memory gpuconv.ndimage for such kernels")
+    if left or right:
+        widths = [(0, 0)] * x.ndim
+        widths[axis] = (left, right)
+        kwargs = {"constant_values": cval} if _PAD_MODES[boundary] == "constant" else {}
+        x = da.pad(x, widths, mode=_PAD_MODES[boundary], **kwargs)
+    first = start - (k - 1) + left
+    return x[(slice(None),) * axis + (slice(first, first + out_len + k - 1),)]
+
+
+def _valid(xe, k, axis, block, dtype):
+    """``block`` (a 'valid' convolution) over chunks of `xe` with a ``k - 1`` halo."""
+    sizes = xe.chunks[axis]
+    if min(sizes) < k:  # every block must hold a whole kernel
+        xe = xe.rechunk({axis: _chunks_of_at_least(xe.shape[axis], max(k, max(sizes)), k)})
+        sizes = xe.chunks[axis]
+    xo = da.overlap.overlap(xe, depth={axis: (k - 1, 0)}, boundary="none") if k > 1 else xe
+    chunks = list(xo.chunks)
+    chunks[axis] = (sizes[0] - (k - 1),) + sizes[1:]
+    return da.map_blocks(block, xo, chunks=tuple(chunks), dtype=dtype,
+                         meta=meta_from_array(xe, ndim=xe.ndim, dtype=dtype))
+
+
+def _chunks_of_at_least(total, size, k):
+    """Chunks of `size` covering `total`, a short last one merged into its neighbour."""
+    chunks = [size] * (total // size)
+    rest = total - size * len(chunks)
+    if rest and (rest >= k or not chunks):
+        chunks.append(rest)
+    elif rest:
+        chunks[-1] += rest
+    return tuple(chunks)

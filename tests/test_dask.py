@@ -1,0 +1,106 @@
+"""`gpuconv.dask` against NumPy/SciPy on chunked arrays.
+
+Chunks shorter than the kernel (the rechunk path), kernels longer than the
+signal, 1-D and 2-D arrays along either axis, every mode of both APIs;
+integers exact, floats within the bounds of `tolerances`. Dask is in the
+``test`` extra, so it is imported directly: a missing Dask fails, never skips.
+"""
+
+from __future__ import annotations
+
+
+import dask.array as da
+import numpy as np
+import pytest
+
+import gpuconv
+import gpuconv.dask as gd
+from test_convolve import make
+from test_ndimage import BOUNDARY_MODES, FUNCS, origins, ref_func, scale_func
+from tolerances import assert_conv, assert_exact
+
+# (shape, chunks, axis, k): chunks below k, k above n, 2-D along each axis.
+CASES = [((13,), 3, -1, 5), ((13,), 4, 0, 1), ((4,), 1, -1, 7), ((29,), 6, -1, 4),
+         ((5, 17), (2, 4), -1, 6), ((17, 3), (5, 2), 0, 3), ((9, 2), (2, 1), 0, 12)]
+NUMPY_MODES = ("full", "same", "valid")
+
+
+def chunked(x, chunks):
+    return da.from_array(x, chunks=chunks)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("mode", NUMPY_MODES)
+@pytest.mark.parametrize("name", ["convolve", "correlate"])
+@pytest.mark.parametrize("dtype, method", [("int64", "direct"), ("float64", "fft"),
+                                           ("complex128", "auto")])
+def test_numpy_fronts(name, mode, case, dtype, method):
+    shape, chunks, axis, k = case
+    rng = np.random.default_rng(7)
+    x, v = make(rng, shape, dtype), make(rng, k, dtype)
+    lazy = getattr(gd, name)(chunked(x, chunks), v, mode, axis=axis, method=method)
+    got = lazy.compute(scheduler="threads")
+    assert type(got) is np.ndarray and lazy.dtype == got.dtype
+    if dtype == "int64":  # the same direct sums as the in-memory call: equal
+        assert_exact(got, getattr(gpuconv, name)(x, v, mode, axis=axis, method="direct"))
+    ref = getattr(np, name)
+    assert_conv(got, lambda a, w: ref(a, w, mode), x, v, method=method, axis=axis,
+                what=f"{name} {mode} {case}")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[3] <= min(c[0][c[2]], 9)], ids=str)
+@pytest.mark.parametrize("mode", BOUNDARY_MODES)
+@pytest.mark.parametrize("name", FUNCS)
+def test_ndimage_fronts(name, mode, case):
+    shape, chunks, axis, k = case
+    rng = np.random.default_rng(11)
+    x, w = make(rng, shape, "float64"), make(rng, k, "float64")
+    for origin in origins(k):
+        got = getattr(gd, name)(chunked(x, chunks), w, axis=axis, mode=mode, cval=1.5,
+                                origin=origin).compute(scheduler="threads")
+        assert_conv(got, ref_func(name, mode, origin, 1.5), x, w, method="auto", axis=axis,
+                    taps=k, scale_func=scale_func(1.5), what=f"{mode} origin={origin}")
+
+
+@pytest.mark.parametrize("mode", BOUNDARY_MODES)
+@pytest.mark.parametrize("name", FUNCS)
+def test_ndimage_integers_exact(name, mode):
+    """Integer input, float weights and a fractional cval: SciPy's float64 extension, truncated."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(-50, 50, size=(3, 14)).astype(np.int16)
+    w = np.array([0.5, -1.25, 2.0, 0.75])
+    for origin in origins(4):
+        got = getattr(gd, name)(chunked(x, (2, 3)), w, mode=mode, cval=2.5,
+                                origin=origin).compute(scheduler="threads")
+        ref = getattr(gpuconv.ndimage, name)(x, w, mode=mode, cval=2.5, origin=origin,
+                                             method="direct")
+        assert_exact(got, ref)
+
+
+def test_long_kernel_limit_is_reported():
+    x = chunked(np.arange(4.0), 2)
+    with pytest.raises(NotImplementedError, match="at most 4"):
+        gd.convolve1d(x, np.ones(11), mode="reflect")
+    # constant and nearest extensions have no limit
+    got = gd.convolve1d(x, np.ones(11), mode="nearest").compute()
+    assert np.array_equal(got, gpuconv.ndimage.convolve1d(np.arange(4.0), np.ones(11), mode="nearest"))
+
+
+def test_lazy_chunks_and_meta():
+    x = chunked(np.arange(20.0).reshape(2, 10), (1, 3))
+    out = gd.convolve(x, np.ones(4), "same")
+    assert out.chunks[0] == (1, 1) and sum(out.chunks[1]) == 10
+    assert isinstance(out._meta, np.ndarray) and out.dtype == np.float64
+
+
+def test_distributed_local_cluster():
+    import distributed  # in the test extra: CI runs this
+
+    rng = np.random.default_rng(5)
+    x, v = rng.integers(-9, 9, size=(4, 40)), rng.integers(-9, 9, size=7)
+    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        got = gd.convolve(chunked(x, (2, 5)), v, "full", method="direct").compute()
+        filt = gd.correlate1d(chunked(x, (2, 5)), np.array([1.0, 2.0]), mode="mirror").compute()
+    assert_exact(got, gpuconv.convolve(x, v, method="direct"))
+    assert_exact(filt, gpuconv.ndimage.correlate1d(x, np.array([1.0, 2.0]), mode="mirror"))
