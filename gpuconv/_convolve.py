@@ -182,7 +182,7 @@ def circular_convolve(a, v, n=None, *, axis=-1, method="auto"):
     if n < 1:
         raise ValueError(f"n must be a positive integer, got {n}")
     x = _fold(xp, rows.x, n)
-    start, out_len = circular_window(n, k)
+    start, out_len = circular_window(n)
     request = Request(rows=x.shape[0], n=n, k=k, kernel_rows=rows.w.shape[0],
                       start=start, out_len=out_len, boundary="wrap")
     out = execute(backend, x, rows.w, request, method, dtype)

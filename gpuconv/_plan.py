@@ -243,13 +243,12 @@ def ndimage_window(k: int, origin: int, *, correlate: bool) -> int:
     return k - 1 - half + origin + (1 - k % 2)
 
 
-def circular_window(n: int, k: int) -> tuple[int, int]:
+def circular_window(n: int) -> tuple[int, int]:
     """``(start, out_len)`` of a period-``n`` circular convolution.
 
     The signal has already been zero-padded or aliased to length ``n`` and
     the request uses the ``"wrap"`` boundary.
     """
-    del k
     return 0, n
 
 

@@ -168,11 +168,7 @@ def _linear(x, v, mode, axis, method, *, correlate):
 
 def _filter1d(x, weights, axis, mode, cval, origin, *, correlate):
     weights = np.asarray(weights)
-    if mode not in BOUNDARIES:
-        raise ndimage.NdimageArgumentError(f"mode must be one of {sorted(BOUNDARIES)}, got {mode!r}")
-    if weights.ndim != 1 or weights.size == 0:
-        raise ndimage.NdimageArgumentError(
-            f"weights must be a non-empty 1-D array, got shape {weights.shape}")
+    ndimage.check_mode_and_weights(mode, weights)
     axis = normalize_axis(axis, x.ndim)
     n, k = x.shape[axis], weights.shape[0]
     # The in-memory call on a tiny array gives the output dtype and checks origin.

@@ -113,15 +113,20 @@ def correlate1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, 
     return _filter1d(input, weights, axis, output, mode, cval, origin, method, correlate=True)
 
 
-def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, correlate):
+def check_mode_and_weights(mode, weights) -> None:
+    """The boundary mode and the weights' shape, checked with SciPy's exception type."""
     try:
         check_choice(mode, tuple(BOUNDARIES), "mode")
     except ValueError as error:
         raise NdimageArgumentError(str(error)) from None
-    check_choice(method, ("auto", "direct", "fft", "oa"), "method")
-    backend, xp, (x, weights), restore = _front.prepare(input=input, weights=weights)
     if weights.ndim != 1 or weights.shape[0] < 1:
         raise NdimageArgumentError(f"weights must be a non-empty 1-D array, got shape {weights.shape}")
+
+
+def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, correlate):
+    check_choice(method, ("auto", "direct", "fft", "oa"), "method")
+    backend, xp, (x, weights), restore = _front.prepare(input=input, weights=weights)
+    check_mode_and_weights(mode, weights)
     if x.ndim == 0:
         raise ValueError("input must have at least one dimension")
     if _is_array(output) and tuple(output.shape) != tuple(x.shape):

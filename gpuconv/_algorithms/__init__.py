@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import array_api_compat
+
 from .._plan import Request
 from .boundary import extend
 from .choose import choose_method
@@ -83,10 +85,10 @@ def execute(backend, x, w, request: Request, method: str, result_dtype):
             out = piece
         else:
             if out is None:
-                out = xp.empty((rows, request.out_len), dtype=dtype, device=_device(x))
+                out = xp.empty((rows, request.out_len), dtype=dtype, device=array_api_compat.device(x))
             out[lo:hi, ...] = piece
     if out is None:  # no rows at all
-        out = xp.zeros((0, request.out_len), dtype=dtype, device=_device(x))
+        out = xp.zeros((0, request.out_len), dtype=dtype, device=array_api_compat.device(x))
     return _finish(xp, out, result_dtype, method)
 
 
@@ -107,7 +109,3 @@ def dtype_name(xp, dtype) -> str:
         if dtype == getattr(xp, name):
             return name
     return "float32" if dtype == xp.float16 else "exact"
-
-
-def _device(x):
-    return getattr(x, "device", None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import array_api_compat
 import numpy as np
 
 from .._plan import Request, extension
@@ -63,7 +64,6 @@ def extend(xp, x, request: Request):
     else:
         index = source_index(np.arange(-left, request.n + right), request.n,
                              request.boundary)
-        device = getattr(x, "device", None)
-        x_ext = xp.take(x, xp.asarray(index, device=device), axis=1)
+        x_ext = xp.take(x, xp.asarray(index, device=array_api_compat.device(x)), axis=1)
     return x_ext, replace(request, n=request.n + left + right,
                           start=request.start + left, boundary="zero", cval=0.0)

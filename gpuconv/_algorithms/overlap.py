@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import array_api_compat
+
 from .._plan import overlap_add_block
 from .fft import spectra
 
@@ -24,7 +26,7 @@ def oa_convolve(backend, x, w, request):
     real = not xp.isdtype(x.dtype, "complex floating")
     block, nfft = overlap_add_block(n, k, lambda m: backend.next_fast_len(m, real=real))
     blocks = math.ceil(n / block)
-    device = getattr(x, "device", None)
+    device = array_api_compat.device(x)
 
     padded = xp.zeros((rows, blocks * block), dtype=x.dtype, device=device)
     padded[:, :n] = x
