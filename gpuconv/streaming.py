@@ -1,11 +1,36 @@
-"""Streaming convolution: a signal that arrives in chunks, filtered as it comes."""
+"""Streaming convolution: a signal that arrives in chunks, filtered as it comes.
+
+Two ways to compute a chunk's outputs, chosen per chunk by the cost model:
+
+* **one shot** — the chunk appended to the last ``K - 1`` samples, convolved
+  by `gpuconv._algorithms.execute` (direct, FFT or overlap-add), ``'valid'``
+  part kept. Best for chunks that are long next to the kernel.
+* **partitioned** — for long kernels and short chunks. The kernel is cut into
+  a *head* ``w[:B]`` and a *tail* ``w[B:]``. The stream's time axis is cut
+  into blocks of ``B`` samples. Output ``y[j]`` of block ``[s, s + B)`` is
+
+  ``y[j] = sum_{i < B} w[i] x[j - i]  +  sum_{i >= B} w[i] x[j - i]``
+
+  and the second sum reads only samples before ``s``: the tail part of a
+  whole block is known as soon as the previous block is complete. It is
+  computed for all ``B`` outputs at once by overlap-save: the ``K - 1``
+  samples ``x[s - K + 1 : s]`` against the tail's spectrum, transformed once
+  per stream at ``nfft = next_fast_len(K - 1)`` and cached. The head part
+  is a direct convolution of ``B`` taps over the chunk, so every sample's
+  output is ready when the sample arrives: no latency, any chunk length.
+  A sample costs about ``B`` multiply-adds plus ``2 nfft log nfft / B`` of
+  transforms; ``B`` near ``sqrt(K log K)`` makes that ``O(sqrt(K log K))``,
+  against ``O(K log K)`` for a one-shot FFT of a 1-sample chunk.
+"""
 
 from __future__ import annotations
 
+import array_api_compat
 import numpy as np
 
 from . import backends
-from ._algorithms import execute
+from ._algorithms import compute_dtype, dtype_name, execute
+from ._algorithms.choose import estimate
 from ._plan import METHODS, Request, check_choice
 
 __all__ = ["StreamingConvolver"]
@@ -36,7 +61,9 @@ class StreamingConvolver:
         Where the state lives and the arithmetic runs. ``'auto'`` is the GPU
         when one is usable (`gpuconv.backends.default_device`), else the CPU.
     method : {'auto', 'direct', 'fft', 'oa'}, optional
-        As in `gpuconv.convolve`; ``'auto'`` chooses per chunk.
+        As in `gpuconv.convolve`, chosen per chunk by the cost model for
+        ``'auto'``. ``'fft'`` and ``'oa'`` (and ``'auto'`` for floating
+        dtypes) may also take the partitioned overlap-save path (Notes).
 
     Raises
     ------
@@ -57,14 +84,27 @@ class StreamingConvolver:
 
     Notes
     -----
-    The state is the last ``K - 1`` input samples of each channel (zeros
-    before the first chunk), kept on the device in the output dtype. A chunk
-    of ``T`` samples is appended to them and the ``T`` outputs are the
-    ``'valid'`` part of that block, computed by the same algorithms as
-    `gpuconv.convolve` (direct, FFT or overlap-add): results equal the one-shot
-    call to the method's accuracy, exactly for integers. Nothing else is
-    buffered, so each chunk costs a convolution of ``K - 1 + T`` samples: with
-    long kernels, chunks much shorter than ``K`` waste work.
+    The state is the last ``K - 1 + B - 1`` input samples of each channel
+    (zeros before the first chunk), kept on the device in the output dtype,
+    plus the cached tail outputs of the current block. Each chunk of ``T``
+    samples takes the cheaper of two paths (`gpuconv.streaming` explains
+    both):
+
+    * one shot: the chunk appended to the last ``K - 1`` samples and the
+      ``'valid'`` part of that block computed by the same algorithms as
+      `gpuconv.convolve` (direct, FFT or overlap-add); costs a convolution
+      of ``K - 1 + T`` samples. The only path for ``method='direct'`` and
+      for integer and boolean dtypes, whose results stay exact.
+    * partitioned overlap-save (floating dtypes, ``method`` 'fft', 'oa' or
+      'auto', kernels long enough that it pays): the first ``B`` taps direct
+      over the chunk, the other ``K - B`` by FFT once per block of ``B``
+      samples against a kernel spectrum transformed once. Its error is the
+      direct error of ``B`` taps plus the FFT error of one block.
+
+    Either way process returns the chunk's outputs at once (no latency) and
+    the concatenated outputs equal the one-shot call to the method's accuracy.
+    ``B`` is chosen at construction by the cost model (``block_length``;
+    0 when the partitioned path is never used).
 
     Outputs are arrays of the device's library: NumPy for ``'cpu'``, CuPy for
     ``'cuda'``; chunks of either library are accepted. Chunks are never
@@ -108,6 +148,11 @@ class StreamingConvolver:
         self._kernel = xp.reshape(kernel, (-1, kernel.shape[-1]))
         self._given_dtype = None if dtype is None else xp.result_type(np.dtype(dtype),
                                                                       kernel.dtype)
+        self.block_length = 0 if self.method == "direct" else _block_length(
+            self._backend, channels or 1, self._kernel.shape[0], self.kernel_length,
+            self._given_dtype or kernel.dtype)
+        self._spectra = {}  # compute dtype -> (head kernel, tail spectrum, nfft)
+        self._decisions = {}  # (T, blocks to compute, samples in them, dtype) -> partitioned?
         self.reset()
 
     @property
@@ -115,10 +160,18 @@ class StreamingConvolver:
         """``K``, the number of taps."""
         return self._kernel.shape[-1]
 
+    @property
+    def _history_length(self) -> int:
+        # K - 1 samples for the one-shot path; the partitioned path's first
+        # block may start B - 1 samples back and reads K - 1 before that.
+        return self.kernel_length - 1 + max(self.block_length - 1, 0)
+
     def reset(self) -> None:
         """Forget every sample fed so far and start a new stream."""
         self.dtype = self._given_dtype  # output dtype; None until the first samples
-        self._history = None            # (rows, K - 1) last input samples
+        self._history = None            # (rows, history length) last input samples
+        self._position = 0              # samples fed so far
+        self._tail = None               # (block start, its (rows, B) tail outputs)
         self._finished = False
 
     def process(self, chunk):
@@ -166,12 +219,19 @@ class StreamingConvolver:
         x = xp.astype(xp.reshape(chunk, (-1, t)), dtype)
         history = self._history
         if history is None:
-            history = xp.zeros((x.shape[0], self.kernel_length - 1), dtype=dtype,
+            history = xp.zeros((x.shape[0], self._history_length), dtype=dtype,
                                 device=self._kernel.device)
         block = xp.concat((history, x), axis=-1)
-        out = self._valid(block, out_len=t, dtype=dtype)
+        tail = self._tail
+        if self._partitioned(t, dtype):
+            out, tail = self._blocks(block, t, dtype)
+        else:
+            out = self._valid(block[:, history.shape[1] - (self.kernel_length - 1):],
+                              out_len=t, dtype=dtype)
         # Commit the new state only once the chunk has been convolved.
         self._history = xp.asarray(block[:, t:], copy=True)
+        self._position += t
+        self._tail = tail
         self.dtype = dtype
         return xp.reshape(out, chunk.shape)
 
@@ -197,7 +257,7 @@ class StreamingConvolver:
         if self._history is None or k == 1:
             out = xp.zeros((rows, k - 1), dtype=dtype, device=self._kernel.device)
         else:  # the tail of the full convolution of the last K - 1 samples
-            out = self._valid(self._history, out_len=k - 1, dtype=dtype)
+            out = self._valid(self._history[:, -(k - 1):], out_len=k - 1, dtype=dtype)
         self._finished = True
         return out[0] if self.channels is None else out
 
@@ -209,6 +269,123 @@ class StreamingConvolver:
                           out_len=out_len)
         return execute(self._backend, block, self._kernel, request, self.method, dtype)
 
+    # ------------------------------------------------------------------
+    # The partitioned overlap-save path (module docstring)
+    # ------------------------------------------------------------------
+
+    def _partitioned(self, t: int, dtype) -> bool:
+        """Whether the partitioned path is cheaper than one shot for ``t`` samples.
+
+        Tails computed now serve later chunks of the same block too, so this
+        chunk pays only for the share of them it uses.
+        """
+        name = dtype_name(self._backend.xp, dtype)
+        if not self.block_length or name == "exact":
+            return False
+        b = self.block_length
+        first, last = self._block_starts(t)
+        cached = self._tail is not None and self._tail[0] == first
+        blocks = (last - first) // b + 1 - cached
+        used = t - min(t, b - self._position % b) if cached else t
+        key = (t, blocks, used, name)
+        if key not in self._decisions:
+            if len(self._decisions) > 1024:  # chunk lengths that never repeat
+                self._decisions.clear()
+            self._decisions[key] = self._partitioned_cheaper(t, blocks, used, name)
+        return self._decisions[key]
+
+    def _partitioned_cheaper(self, t: int, blocks: int, used: int, name: str) -> bool:
+        b, k = self.block_length, self.kernel_length
+        rows, kernel_rows = self._kernel_rows()
+        one_shot = estimate(self._backend, Request(rows=rows, n=k - 1 + t, k=k,
+                                                   kernel_rows=kernel_rows, start=k - 1,
+                                                   out_len=t), name)
+        one_shot = min(one_shot.values()) if self.method == "auto" else one_shot[self.method]
+        head = _partitioned_seconds(self._backend, rows, kernel_rows, k, b, t, 0, name)
+        tails = _partitioned_seconds(self._backend, rows, kernel_rows, k, b, t, blocks,
+                                     name) - head
+        return head + tails * used / max(blocks * b, 1) < one_shot
+
+    def _kernel_rows(self) -> tuple[int, int]:
+        rows = self.channels or 1
+        return rows, 1 if self._kernel.shape[0] == 1 else rows
+
+    def _block_starts(self, t: int) -> tuple[int, int]:
+        """Starts of the first and last blocks the next ``t`` samples fall in."""
+        b = self.block_length
+        return self._position // b * b, (self._position + t - 1) // b * b
+
+    def _blocks(self, block, t: int, dtype):
+        """The ``t`` outputs of the chunk at the end of ``block`` (history + chunk),
+        and the cached tail to keep."""
+        xp = self._backend.xp
+        b, k = self.block_length, self.kernel_length
+        work = compute_dtype(xp, dtype, "fft")
+        head_kernel, spectrum, nfft = self._kernel_spectra(work)
+        block = xp.astype(block, work, copy=False)
+        rows, kernel_rows = self._kernel_rows()
+        origin = self._position - self._history_length  # absolute index of block[:, 0]
+
+        # Tail outputs of every block the chunk touches; the first may be cached.
+        first, last = self._block_starts(t)
+        tails = []
+        if self._tail is not None and self._tail[0] == first:
+            tails.append(xp.astype(self._tail[1], work, copy=False))
+            first += b
+        if first <= last:
+            # Block s reads x[s - K + 1 : s]: a window of K - 1 at s - K + 1 - origin.
+            offsets = list(range(first - (k - 1) - origin, last - (k - 1) - origin + 1, b))
+            tails.append(self._tail_outputs(block, offsets, spectrum, nfft))
+        tail = xp.concat(tails, axis=-1) if len(tails) > 1 else tails[0]
+
+        # Head: B taps over the chunk and the B - 1 samples before it.
+        head_request = Request(rows=rows, n=b - 1 + t, k=b, kernel_rows=kernel_rows,
+                               start=b - 1, out_len=t)
+        head = execute(self._backend, block[:, block.shape[1] - t - (b - 1):], head_kernel,
+                       head_request, "direct", work)
+        lead = self._position % b
+        out = head + tail[:, lead:lead + t]
+        return xp.astype(out, dtype, copy=False), (last, tail[:, tail.shape[1] - b:])
+
+    def _tail_outputs(self, block, offsets, spectrum, nfft):
+        """``(rows, len(offsets) * B)`` tail outputs of the blocks whose ``K - 1``
+        input samples start at ``offsets`` of ``block``, by overlap-save."""
+        xp = self._backend.xp
+        b, k = self.block_length, self.kernel_length
+        taps = k - b
+        rows = block.shape[0]
+        complex_ = xp.isdtype(block.dtype, "complex floating")
+        forward, inverse = ((self._backend.fft, self._backend.ifft) if complex_
+                            else (self._backend.rfft, self._backend.irfft))
+        # Several blocks per transform call, as many as the workspace budget allows.
+        per_block = 3 * rows * nfft * block.dtype.itemsize
+        group = max(1, self._backend.workspace_bytes() // per_block)
+        device = array_api_compat.device(block)
+        window = xp.arange(k - 1, device=device)
+        pieces = []
+        for lo in range(0, len(offsets), group):
+            starts = xp.asarray(offsets[lo:lo + group], device=device)
+            index = xp.reshape(starts[:, None] + window[None, :], (-1,))
+            segments = xp.reshape(xp.take(block, index, axis=1), (rows, starts.shape[0], k - 1))
+            spectra = forward(segments, nfft)
+            spectra *= spectrum[:, None, :]
+            # The valid part: output t of the block is index t + taps - 1.
+            y = inverse(spectra, nfft)[..., taps - 1:taps - 1 + b]
+            pieces.append(xp.reshape(y, (rows, starts.shape[0] * b)))
+        return pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=-1)
+
+    def _kernel_spectra(self, work):
+        """Head kernel, tail spectrum and transform length in ``work`` dtype, cached."""
+        if work not in self._spectra:
+            xp, backend = self._backend.xp, self._backend
+            b, k = self.block_length, self.kernel_length
+            kernel = xp.astype(self._kernel, work)
+            complex_ = xp.isdtype(work, "complex floating")
+            nfft = backend.next_fast_len(k - 1, real=not complex_)
+            forward = backend.fft if complex_ else backend.rfft
+            self._spectra[work] = (kernel[:, :b], forward(kernel[:, b:], nfft), nfft)
+        return self._spectra[work]
+
     def _check_open(self, what: str) -> None:
         if self._finished:
             raise RuntimeError(f"{what}() after flush(): the stream has ended; "
@@ -218,6 +395,42 @@ class StreamingConvolver:
         return (f"StreamingConvolver(kernel_length={self.kernel_length}, "
                 f"channels={self.channels}, dtype={self.dtype}, device={self.device!r}, "
                 f"method={self.method!r})")
+
+
+def _partitioned_seconds(backend, rows, kernel_rows, k, b, t, blocks, name) -> float:
+    """Estimated seconds of the partitioned path: the head of ``t`` outputs and
+    the tails of ``blocks`` blocks (one batched transform; spectrum cached)."""
+    head = estimate(backend, Request(rows=rows, n=b - 1 + t, k=b, kernel_rows=kernel_rows,
+                                     start=b - 1, out_len=t), name)["direct"]
+    if not blocks:
+        return head
+    tail = estimate(backend, Request(rows=rows * blocks, n=k - 1, k=k - b, kernel_rows=1,
+                                     start=k - b - 1, out_len=b), name)["fft"]
+    return head + tail
+
+
+def _block_length(backend, rows, kernel_rows, k, dtype) -> int:
+    """``B`` with the least estimated seconds per sample for 1-sample chunks.
+
+    A sample costs its head (``B`` taps) plus a ``1/B`` share of one block's
+    tail transform. Powers of two below ``K`` are tried; 0 (no partitioned
+    path) for kernels under 3 taps. An integer kernel may meet floating
+    chunks: its ``B`` is float64's (integer chunks never take the path).
+    """
+    if k < 3:
+        return 0
+    name = dtype_name(backend.xp, dtype)
+    name = "float64" if name == "exact" else name
+    best, best_seconds = 0, None
+    b = 1
+    while b < k:
+        head = _partitioned_seconds(backend, rows, kernel_rows, k, b, 1, 0, name)
+        with_tail = _partitioned_seconds(backend, rows, kernel_rows, k, b, 1, 1, name)
+        per_sample = head + (with_tail - head) / b
+        if best_seconds is None or per_sample < best_seconds:
+            best, best_seconds = b, per_sample
+        b *= 2
+    return best
 
 
 def _backend_for(device: str):

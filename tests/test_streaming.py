@@ -49,8 +49,12 @@ def feed(stream, x, sizes):
     return np.concatenate(outputs, axis=-1)
 
 
-def check(got, x, kernel, method):
-    """``got`` equals ``numpy.convolve(x, kernel)`` per channel to the method's accuracy."""
+def check(got, x, kernel, method, block_length=0):
+    """``got`` equals ``numpy.convolve(x, kernel)`` per channel to the method's accuracy.
+
+    ``block_length``: the stream's ``B`` when the partitioned path may have
+    run (floating dtypes, method other than 'direct').
+    """
     dtype = np.result_type(x, kernel)
     if is_exact(dtype):
         assert_exact(got, rowwise(np.convolve, x, kernel), dtype=dtype)
@@ -64,6 +68,11 @@ def check(got, x, kernel, method):
     bounds = {"direct": direct_bound(abs_conv, k, dtype),
               "fft": fft_bound(abs_conv, n + k - 1, k, dtype)}
     bound = bounds.get(method, np.maximum(*bounds.values()))
+    if block_length and method != "direct":
+        # Partitioned: B head taps summed directly, plus one term (the tail)
+        # carrying the error of an FFT of at most 4 (n + k) points.
+        bound = np.maximum(bound, direct_bound(abs_conv, block_length + 1, dtype)
+                           + bounds["fft"])
     assert_within(got, ref, bound, dtype=dtype, what=f"method={method}")
 
 
@@ -74,7 +83,7 @@ def test_random_chunks_equal_one_shot(backend, dtype, k, seed):
     rng = np.random.default_rng(seed)
     x, kernel = signal(rng, 200, dtype), signal(rng, k, dtype)
     stream = gpuconv.StreamingConvolver(kernel)
-    check(feed(stream, x, splits(rng, 200, 50)), x, kernel, "auto")
+    check(feed(stream, x, splits(rng, 200, 50)), x, kernel, "auto", stream.block_length)
 
 
 @pytest.mark.parametrize("method", ["direct", "fft", "oa"])
@@ -83,7 +92,7 @@ def test_methods(backend, method, k):
     rng = np.random.default_rng(k)
     x, kernel = signal(rng, 500, "float32"), signal(rng, k, "float32")
     stream = gpuconv.StreamingConvolver(kernel, method=method)
-    check(feed(stream, x, splits(rng, 500, 120)), x, kernel, method)
+    check(feed(stream, x, splits(rng, 500, 120)), x, kernel, method, stream.block_length)
 
 
 @pytest.mark.parametrize("dtype", ["int16", "float32", "complex64"])
@@ -93,7 +102,7 @@ def test_channels(backend, dtype, per_channel):
     x = signal(rng, (3, 150), dtype)
     kernel = signal(rng, (3, 9) if per_channel else 9, dtype)
     stream = gpuconv.StreamingConvolver(kernel, channels=3)
-    check(feed(stream, x, splits(rng, 150, 40)), x, kernel, "auto")
+    check(feed(stream, x, splits(rng, 150, 40)), x, kernel, "auto", stream.block_length)
 
 
 def test_stream_shorter_than_kernel(backend):
@@ -106,7 +115,7 @@ def test_mixed_dtypes_follow_result_type(backend):
     x, kernel = np.arange(20, dtype=np.int8), np.array([0.5, 0.25], dtype=np.float32)
     stream = gpuconv.StreamingConvolver(kernel)
     got = feed(stream, x, [7, 13])
-    check(got, x, kernel, "auto")
+    check(got, x, kernel, "auto", stream.block_length)
     # An int16 chunk keeps float32 output (result_type(int16, float32) is float32).
     stream.reset()
     assert host(stream.process(x.astype(np.int16))).dtype == np.float32
@@ -121,7 +130,7 @@ def test_reset_starts_over(backend):
     assert_exact(feed(stream, x, [10, 50]), np.convolve(x, kernel))
     stream.reset()  # after flush, reset reopens the stream; a new dtype is allowed
     y = x.astype(np.float64)
-    check(feed(stream, y, [60]), y, kernel, "auto")
+    check(feed(stream, y, [60]), y, kernel, "auto", stream.block_length)
 
 
 def test_flush_ends_the_stream(backend):
@@ -165,7 +174,7 @@ def test_bad_chunks_leave_the_state_unchanged(backend, bad, error, match):
         stream.process(bad)
     assert stream.dtype == np.float32
     rest = feed(stream, x[:, 17:], [23])
-    check(np.concatenate([first, rest], axis=-1), x, kernel, "auto")
+    check(np.concatenate([first, rest], axis=-1), x, kernel, "auto", stream.block_length)
 
 
 def test_wrong_ndim_without_channels(backend):
@@ -186,7 +195,7 @@ def test_inputs_are_not_modified(backend):
     kernel[:] = 0  # the streamer keeps its own copy
     got = np.concatenate([first, feed(stream, x[4:], [6])])
     assert np.array_equal(x, x0)
-    check(got, x, kernel0, "auto")
+    check(got, x, kernel0, "auto", stream.block_length)
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -217,3 +226,135 @@ def test_device_auto_and_cpu(backend):
     assert stream.device == "cpu"
     assert isinstance(stream.process(np.ones(2)), np.ndarray)
     assert gpuconv.StreamingConvolver([1.0]).device == gpuconv.backends.default_device()
+
+
+# --------------------------------------------------------------------------
+# Long kernels: the partitioned overlap-save path
+# --------------------------------------------------------------------------
+
+@pytest.fixture
+def paths(monkeypatch):
+    """Counts of chunks that took each path: ``{'partitioned': n, 'one shot': m}``."""
+    counts = {"partitioned": 0, "one shot": 0}
+    blocks, valid = gpuconv.StreamingConvolver._blocks, gpuconv.StreamingConvolver._valid
+
+    def counted_blocks(self, *args, **kwargs):
+        counts["partitioned"] += 1
+        return blocks(self, *args, **kwargs)
+
+    def counted_valid(self, block, *, out_len, dtype):
+        if block.shape[-1] > out_len:  # flush() calls it with no new samples
+            counts["one shot"] += 1
+        return valid(self, block, out_len=out_len, dtype=dtype)
+
+    monkeypatch.setattr(gpuconv.StreamingConvolver, "_blocks", counted_blocks)
+    monkeypatch.setattr(gpuconv.StreamingConvolver, "_valid", counted_valid)
+    return counts
+
+
+def long_kernel_stream(rng, dtype, k, n, method, channels=None, per_channel=False):
+    shape = n if channels is None else (channels, n)
+    x = signal(rng, shape, dtype)
+    kernel = signal(rng, k if not per_channel else (channels, k), dtype)
+    return x, kernel, gpuconv.StreamingConvolver(kernel, channels=channels, method=method,
+                                                 device="cpu")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])
+@pytest.mark.parametrize("method", ["fft", "oa", "auto"])
+@pytest.mark.parametrize("seed", range(2))
+def test_long_kernel_random_chunks(dtype, method, seed, paths):
+    rng = np.random.default_rng(seed)
+    x, kernel, stream = long_kernel_stream(rng, dtype, 2000, 6000, method)
+    assert 1 <= stream.block_length < 2000
+    # Mostly chunks far shorter than the kernel, some of one sample, a few long.
+    sizes = splits(rng, 6000, 60) + [0, 1]
+    sizes[len(sizes) // 2] += 3000
+    check(feed(stream, x, sizes), x, kernel, method, stream.block_length)
+    assert paths["partitioned"] > 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "complex128"])
+def test_long_kernel_one_sample_chunks(dtype, paths):
+    rng = np.random.default_rng(8)
+    x, kernel, stream = long_kernel_stream(rng, dtype, 700, 900, "fft")
+    check(feed(stream, x, [1] * 900), x, kernel, "fft", stream.block_length)
+    assert paths["partitioned"] == 900 and paths["one shot"] == 0
+
+
+def test_paths_alternate_with_chunk_length(paths):
+    """Long chunks go one shot, short ones partitioned; the cached tail survives both."""
+    rng = np.random.default_rng(9)
+    x, kernel, stream = long_kernel_stream(rng, "float64", 1500, 40000, "fft")
+    sizes = [3, 5, 20000, 7, 1, 1, 9000, 2, 10981]
+    check(feed(stream, x, sizes), x, kernel, "fft", stream.block_length)
+    assert paths["partitioned"] >= 5 and paths["one shot"] >= 2
+
+
+@pytest.mark.parametrize("per_channel", [False, True], ids=["shared", "per-channel"])
+def test_long_kernel_channels(per_channel, paths):
+    rng = np.random.default_rng(10)
+    x, kernel, stream = long_kernel_stream(rng, "float32", 1000, 3000, "auto", channels=3,
+                                           per_channel=per_channel)
+    check(feed(stream, x, splits(rng, 3000, 40)), x, kernel, "auto", stream.block_length)
+    assert paths["partitioned"] > 0
+
+
+def test_long_kernel_float16_computes_in_float32(paths):
+    rng = np.random.default_rng(11)
+    x, kernel, stream = long_kernel_stream(rng, "float16", 600, 1500, "fft")
+    got = feed(stream, x, splits(rng, 1500, 30))
+    assert got.dtype == np.float16
+    check(got, x, kernel, "fft", stream.block_length)
+    assert paths["partitioned"] > 0
+
+
+@pytest.mark.parametrize("method", ["auto", "fft"])
+def test_long_kernel_integers_stay_exact(method, paths):
+    """Integer streams never take the partitioned (floating) path."""
+    rng = np.random.default_rng(12)
+    x = rng.integers(-100, 100, size=2500).astype(np.int32)
+    kernel = rng.integers(-100, 100, size=800).astype(np.int32)
+    stream = gpuconv.StreamingConvolver(kernel, method=method, device="cpu")
+    got = feed(stream, x, splits(rng, 2500, 30))
+    assert_exact(got, np.convolve(x, kernel))
+    assert paths["partitioned"] == 0
+
+
+def test_direct_method_never_partitions():
+    assert gpuconv.StreamingConvolver(np.ones(5000), method="direct").block_length == 0
+    assert gpuconv.StreamingConvolver(np.ones(2), method="fft").block_length == 0
+
+
+@pytest.mark.parametrize("bad, error", [
+    (np.ones((2, 5), dtype=np.float32), ValueError),
+    (np.ones((3, 5), dtype=np.float64), TypeError),
+])
+def test_bad_chunks_mid_block_leave_the_state_unchanged(bad, error, paths):
+    rng = np.random.default_rng(13)
+    x, kernel, stream = long_kernel_stream(rng, "float32", 900, 2000, "fft", channels=3,
+                                           per_channel=True)
+    first = [host(stream.process(x[:, at:at + 7])) for at in range(0, 350, 7)]
+    assert paths["partitioned"] == 50 and stream._tail is not None
+    with pytest.raises(error):
+        stream.process(bad)
+    rest = feed(stream, x[:, 350:], splits(rng, 1650, 40))
+    check(np.concatenate(first + [rest], axis=-1), x, kernel, "fft", stream.block_length)
+
+
+def test_reset_clears_the_cached_tail(paths):
+    rng = np.random.default_rng(14)
+    x, kernel, stream = long_kernel_stream(rng, "float64", 500, 1200, "fft")
+    stream.process(signal(rng, 333, "float64"))
+    stream.reset()
+    check(feed(stream, x, splits(rng, 1200, 25)), x, kernel, "fft", stream.block_length)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "complex64"])
+def test_long_kernel_on_each_backend(backend, dtype, paths):
+    """The head runs on the backend's direct kernel (the CUDA one, emulated)."""
+    rng = np.random.default_rng(15)
+    x, kernel = signal(rng, 700, dtype), signal(rng, 300, dtype)
+    stream = gpuconv.StreamingConvolver(kernel, method="fft")
+    check(feed(stream, x, splits(rng, 700, 20)), x, kernel, "fft", stream.block_length)
+    assert paths["partitioned"] > 0
