@@ -18,7 +18,8 @@ from .._algorithms.choose import figures_from_attributes
 from .._config import config
 from ._launch import CudaDirect, CupyLauncher
 
-#: Share of free device memory one call's temporaries may take.
+#: Share of free device memory one call's temporaries may take: the device
+#: is not shared with the OS, but the output and the caller's arrays are there.
 WORKSPACE_FRACTION = 0.25
 
 
@@ -68,7 +69,9 @@ class CupyBackend:
         return cufft.next_fast_len(n, real)
 
     def workspace_bytes(self) -> int:
+        """``gpuconv.config.max_workspace_bytes``, else `WORKSPACE_FRACTION` of
+        the free device memory, counting blocks CuPy's pool holds but no array uses."""
         if config.max_workspace_bytes is not None:
             return config.max_workspace_bytes
         free, _total = cupy.cuda.Device().mem_info
-        return int(free * WORKSPACE_FRACTION)
+        return int((free + cupy.get_default_memory_pool().free_bytes()) * WORKSPACE_FRACTION)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 import array_api_compat
 import array_api_compat.numpy as xp
 import numpy as np
@@ -9,9 +12,62 @@ import scipy.fft
 
 from .._config import config
 
-#: Default cap on one call's temporaries: slabs of this size stay in the
-#: last-level cache's neighbourhood and keep a 10 GB batch from needing 30 GB.
+#: Share of the host memory available to new allocations that one call's
+#: temporaries may take by default. The output is not workspace and the
+#: caller's other arrays live there too: an eighth leaves room for an output
+#: as large as the input and for other processes (the GPU takes a quarter of
+#: a device memory nobody else shares).
+WORKSPACE_FRACTION = 1 / 8
+#: Floor: a starved machine still gets slabs of a few rows per call.
+WORKSPACE_FLOOR = 16 * 2**20
+#: Cap: rows are independent, so larger slabs buy no speed, only a larger
+#: peak; on the project's machine class slabs of 64 MiB to 2 GiB ran a 256 MB
+#: FFT batch equally fast within noise, 2 GiB never the fastest
+#: (docs/performance.md, "Out of core"). Machines with more than 2 GiB
+#: available get the cap; the fraction protects the smaller ones.
+WORKSPACE_CAP = 256 * 2**20
+#: The default where the available memory cannot be read (not Linux).
 DEFAULT_WORKSPACE = 256 * 2**20
+#: Seconds a reading of the available memory is reused (reading costs ~10 us).
+_MEMORY_READING_LIFETIME = 1.0
+_memory_reading = (-math.inf, None)
+
+
+def available_memory() -> int | None:
+    """Bytes of host memory new allocations can get without swapping, or None.
+
+    Linux's ``MemAvailable`` (free memory plus the page cache and slabs the
+    kernel can reclaim); ``SC_AVPHYS_PAGES`` would count free pages only and
+    call a machine that has just read a large file full.
+    """
+    global _memory_reading
+    now = time.monotonic()
+    if now - _memory_reading[0] < _MEMORY_READING_LIFETIME:
+        return _memory_reading[1]
+    value = None
+    try:
+        with open("/proc/meminfo", "rb") as meminfo:
+            for line in meminfo:
+                if line.startswith(b"MemAvailable:"):
+                    value = int(line.split()[1]) * 1024  # reported in kB
+                    break
+    except (OSError, ValueError, IndexError):
+        value = None
+    _memory_reading = (now, value)
+    return value
+
+
+def default_workspace() -> int:
+    """The CPU's default workspace: `WORKSPACE_FRACTION` of the available
+    memory between `WORKSPACE_FLOOR` and `WORKSPACE_CAP`, or `DEFAULT_WORKSPACE`.
+
+    >>> WORKSPACE_FLOOR <= default_workspace() <= WORKSPACE_CAP
+    True
+    """
+    available = available_memory()
+    if available is None:
+        return DEFAULT_WORKSPACE
+    return int(min(max(available * WORKSPACE_FRACTION, WORKSPACE_FLOOR), WORKSPACE_CAP))
 
 
 class NumpyBackend:
@@ -62,4 +118,7 @@ class NumpyBackend:
         return scipy.fft.next_fast_len(n, real)
 
     def workspace_bytes(self) -> int:
-        return config.max_workspace_bytes or DEFAULT_WORKSPACE
+        """``gpuconv.config.max_workspace_bytes``, else `default_workspace`."""
+        if config.max_workspace_bytes is not None:
+            return config.max_workspace_bytes
+        return default_workspace()
