@@ -128,6 +128,12 @@ class Filter:
     ``kind`` is ``'uniform'``, ``'gaussian'`` or ``'kernel'``; ``weights``
     are float64 (or complex) taps: the kernel, or the correlation weights of
     the smoothing filters.
+
+    >>> taps = Filter("kernel", np.ones(5) / 5, mode="same", cval=0.0, method="direct")
+    >>> taps.window(100)       # 'same': outputs 2 .. 101 of the full convolution
+    (2, 100)
+    >>> taps.call(np.arange(6.0), axis=0)
+    array([0.6, 1.2, 2. , 3. , 2.8, 2.4])
     """
 
     kind: str
