@@ -2,9 +2,10 @@
 
 `EmulatedLauncher` compiles ``kernels/*.cu`` with g++ and OpenMP against
 ``cuda_emulation.h`` (one OpenMP team per block, ``__syncthreads()`` a team
-barrier, shared memory one poisoned buffer) and executes the very `Launch`
-descriptions the CuPy backend would send to a GPU, with NumPy arrays standing
-in for device memory. `EmulatedBackend` is the CPU backend with its direct
+barrier, shared memory one poisoned buffer, ``__constant__`` symbols poisoned
+globals) and executes the very `Launch` descriptions the CuPy backend would
+send to a GPU, with NumPy arrays standing in for device memory; a misaligned
+128-bit access, which a GPU would fault on, raises. `EmulatedBackend` is the CPU backend with its direct
 method replaced by those kernels: ``gpuconv.use_backend("emulated")``.
 """
 
@@ -21,10 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ._launch import NAME_EXPRESSIONS, CudaDirect, Launch, kernel_source
+from ._launch import (CONSTANT_SYMBOL, CONSTANT_WEIGHT_BYTES, NAME_EXPRESSIONS, CudaDirect, Launch,
+                      kernel_source)
 from .numpy_backend import NumpyBackend
 
 HEADER = Path(__file__).with_name("cuda_emulation.h")
+#: ``__constant__`` symbols of the kernel source and their sizes in bytes.
+CONSTANT_SYMBOLS = {CONSTANT_SYMBOL: CONSTANT_WEIGHT_BYTES}
 COMPILER = ("g++", "-std=c++17", "-O2", "-fopenmp", "-fPIC", "-shared", "-Wno-unknown-pragmas")
 
 
@@ -76,18 +80,40 @@ class EmulatedLauncher:
         return ctypes.CDLL(str(target))
 
     def __call__(self, launch: Launch) -> None:
-        entry = getattr(self.library, f"gc_launch_{self.name_expressions.index(launch.kernel)}")
+        library = self.library
+        entry = getattr(library, f"gc_launch_{self.name_expressions.index(launch.kernel)}")
         holders = [_argument(value) for value in launch.args]
         pointers = (ctypes.c_void_p * len(holders))(*(ctypes.addressof(h) for h in holders))
+        for symbol, values in launch.constants:
+            self._write_constant(symbol, values)
+        misaligned = ctypes.c_int.in_dll(library, "gc_emu_misaligned")
+        misaligned.value = 0
         entry(*(ctypes.c_uint(v) for v in (*launch.grid, *launch.block)),
               ctypes.c_size_t(launch.shared_bytes), pointers)
+        if misaligned.value:
+            raise RuntimeError(f"{launch.kernel} made {misaligned.value} misaligned 128-bit "
+                               f"accesses (a GPU faults on them)")
+
+    def _write_constant(self, symbol: str, values) -> None:
+        """Poison a ``__constant__`` symbol, then copy ``values`` to its start."""
+        size = CONSTANT_SYMBOLS[symbol]
+        if not isinstance(values, np.ndarray) or not values.flags.c_contiguous:
+            raise TypeError(f"constant {symbol} must be a C-contiguous NumPy array")
+        if values.nbytes > size:
+            raise ValueError(f"{values.nbytes} bytes do not fit constant symbol {symbol} "
+                             f"({size} bytes)")
+        target = (ctypes.c_ubyte * size).in_dll(self.library, symbol)
+        ctypes.memset(target, 0xFF, size)
+        ctypes.memmove(target, values.ctypes.data, values.nbytes)
 
 
 def _argument(value):
     """A ctypes object holding what the kernel parameter receives."""
     if isinstance(value, np.ndarray):
-        if not value.flags.c_contiguous:
-            raise ValueError("kernel array arguments must be C-contiguous")
+        # The kernel walks rows by their stride; within a row it needs unit stride.
+        if value.ndim == 2 and value.shape[1] > 1 and value.strides[1] != value.itemsize \
+                or value.ndim != 2 and not value.flags.c_contiguous:
+            raise ValueError("kernel array arguments must have contiguous rows")
         return ctypes.c_void_p(value.ctypes.data)
     if isinstance(value, np.generic):
         return (ctypes.c_char * value.nbytes).from_buffer_copy(value.tobytes())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,16 +24,29 @@ SOURCE = "conv1d_direct.cu"
 
 #: Threads per block and outputs per thread: TILE = 512 outputs per block.
 #: Each output costs one shared-memory load per tap; PER_THREAD = 4 reuses
-#: every weight loaded from shared memory four times, and 128 threads keep
-#: enough warps per SM resident to hide the staging loads.
+#: every weight loaded four times, and 128 threads keep enough warps per SM
+#: resident to hide the staging loads.
 BLOCK = 128
 PER_THREAD = 4
 TILE = BLOCK * PER_THREAD
 #: Taps staged per pass: (TILE + 2 * 256 - 1) * 16 bytes = 16 KiB of shared
 #: memory for complex128, under the 48 KiB a launch gets without opting in.
 MAX_CHUNK = 256
+#: Most dynamic shared memory a launch asks for; a stride or dilation whose
+#: input span would need more gets fewer outputs per block or fewer taps per
+#: chunk (`tiling`).
+SHARED_BUDGET = 16 * 1024
+#: Unrolled instantiations: KT unrolls the tap loop fully for k <= KT. One
+#: KT = 16 serves every k <= 16 (the unrolled loop exits after tap k), so the
+#: module holds 2 tap variants per dtype and weight memory instead of 17.
+UNROLLED_TAPS = (16,)
+#: Bytes of the kernel's ``__constant__ gc_constant_weights`` (one kernel for
+#: all rows is copied there before the launch; larger ones stay in shared).
+CONSTANT_WEIGHT_BYTES = 65536
+CONSTANT_SYMBOL = "gc_constant_weights"
 #: gridDim.y limit: batches of more rows are split into several launches.
 MAX_GRID_ROWS = 65535
+INT32_MAX = 2**31 - 1
 
 #: NumPy compute dtype -> C++ type of the kernel's template parameter.
 CTYPES = {
@@ -50,17 +64,26 @@ BOUNDARY_CODES = {"zero": 0, "constant": 1, "reflect": 2, "mirror": 3, "nearest"
 NVRTC_OPTIONS = ("-std=c++17",)
 
 
-def name_expression(dtype) -> str:
+def name_expression(dtype, taps: int = 0, constant: bool = False) -> str:
     """The instantiation of ``conv1d_direct`` for a compute dtype.
 
+    ``taps`` is KT (0: a loop over any number of taps; else the tap loop is
+    unrolled for up to that many), ``constant`` puts the weights in constant
+    memory.
+
     >>> name_expression(np.float32)
-    'conv1d_direct<float, 128, 4>'
+    'conv1d_direct<float, 128, 4, 0, false>'
+    >>> name_expression(np.complex64, taps=16, constant=True)
+    'conv1d_direct<gc_complex<float>, 128, 4, 16, true>'
     """
-    return f"conv1d_direct<{CTYPES[np.dtype(dtype).name]}, {BLOCK}, {PER_THREAD}>"
+    return (f"conv1d_direct<{CTYPES[np.dtype(dtype).name]}, {BLOCK}, {PER_THREAD}, {taps}, "
+            f"{'true' if constant else 'false'}>")
 
 
-#: Every instantiation the backend can launch, compiled together.
-NAME_EXPRESSIONS = tuple(name_expression(dtype) for dtype in CTYPES)
+#: Every instantiation the backend can launch: name -> (dtype, KT, constant).
+INSTANTIATIONS = {name_expression(dtype, taps, constant): (dtype, taps, constant)
+                  for dtype in CTYPES for taps in (0, *UNROLLED_TAPS) for constant in (False, True)}
+NAME_EXPRESSIONS = tuple(INSTANTIATIONS)
 
 
 @functools.cache
@@ -71,45 +94,133 @@ def kernel_source() -> str:
 
 @dataclass(frozen=True)
 class Launch:
-    """One kernel launch, in a form any launcher can execute."""
+    """One kernel launch, in a form any launcher can execute.
+
+    ``constants`` lists ``(symbol, array)`` pairs: the launcher copies each
+    array into the module's ``__constant__`` symbol before the launch, on the
+    stream the kernel runs on.
+    """
 
     kernel: str         # name expression of the instantiation
     grid: tuple         # (x, y, z)
     block: tuple        # (x, y, z)
     shared_bytes: int   # dynamic shared memory
     args: tuple         # arrays and NumPy scalars, in the kernel's parameter order
+    constants: tuple = ()
 
 
 #: The kernel's scalar parameters and the NumPy types the host passes for
-#: them (checked against the PTX parameter list by the NVRTC tests).
+#: them (checked against the PTX parameter list by the NVRTC tests). Offsets
+#: and lengths are 64-bit: a batch may hold more than 2^31 elements.
 SCALAR_PARAMETERS = (("n", np.int64), ("out_len", np.int64), ("start", np.int64),
-                     ("k", np.int32), ("chunk", np.int32), ("kernel_rows", np.int32),
-                     ("boundary", np.int32))
+                     ("x_row_stride", np.int64), ("w_row_stride", np.int64),
+                     ("out_row_stride", np.int64),
+                     ("k", np.int32), ("chunk", np.int32), ("tile", np.int32),
+                     ("stride", np.int32), ("dilation", np.int32), ("boundary", np.int32))
 
 
-def direct_launches(x, w, out, cval, start: int, boundary: str) -> list[Launch]:
+def vector_width(dtype) -> int:
+    """Samples per 128-bit load of the staging loop (``gc_vector<T>::width``).
+
+    >>> vector_width(np.float32), vector_width(np.complex64), vector_width(np.complex128)
+    (4, 2, 1)
+    """
+    return max(1, 16 // np.dtype(dtype).itemsize)
+
+
+def shared_elements(dtype, tile: int, chunk: int, stride: int, dilation: int,
+                    constant: bool) -> int:
+    """Dynamic shared memory of a launch, in elements (see the kernel's comment)."""
+    span = (tile - 1) * stride + (chunk - 1) * dilation + 1
+    return vector_width(dtype) - 1 + span + (0 if constant else chunk)
+
+
+def tiling(dtype, k: int, stride: int = 1, dilation: int = 1,
+           constant: bool = False) -> tuple[int, int]:
+    """Outputs per block and taps per chunk, ``(tile, chunk)``, for a launch.
+
+    ``(TILE, min(k, MAX_CHUNK))`` whenever that fits `SHARED_BUDGET`, as it
+    always does for stride = dilation = 1. Otherwise the tile's input span
+    gets at most half the budget (fewer outputs per block for a large
+    stride) and the chunk the largest number of taps that fits the rest.
+
+    >>> tiling(np.float32, 31)
+    (512, 31)
+    >>> tiling(np.float32, 5, stride=16)
+    (128, 5)
+    >>> tiling(np.float64, 9, dilation=1000)  # 2 taps a pass: 1001 samples apart
+    (512, 2)
+    """
+    budget = SHARED_BUDGET // np.dtype(dtype).itemsize
+    chunk = min(k, MAX_CHUNK)
+    if shared_elements(dtype, TILE, chunk, stride, dilation, constant) <= budget:
+        return TILE, chunk
+    tile = max(1, min(TILE, (budget // 2 - 1) // stride + 1))
+    spare = budget - shared_elements(dtype, tile, 1, stride, dilation, constant)
+    # Each further tap adds `dilation` samples of span (+1 shared weight).
+    chunk = min(chunk, 1 + spare // (dilation + (0 if constant else 1)))
+    return tile, chunk
+
+
+def _positive_int32(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if not 1 <= value <= INT32_MAX:
+        raise ValueError(f"{name} must be an integer in [1, 2**31 - 1], got {value}")
+    return int(value)
+
+
+def direct_launches(x, w, out, cval, start: int, boundary: str, stride: int = 1,
+                    dilation: int = 1) -> list[Launch]:
     """Launches computing ``out`` (rows, out_len) from ``x`` (rows, n) and ``w``.
 
-    ``w`` is (1 or rows, k); ``cval`` a 1-element array holding the constant
-    of the ``'constant'`` boundary. All arrays C-contiguous and of one dtype.
-    Rows beyond the grid's y limit go to further launches on row slices.
+    ``out[r, t] = sum_i w[r or 0, i] * x_ext[r, start + t * stride - i * dilation]``
+    where ``x_ext`` is row ``r`` extended by ``boundary``. ``w`` is
+    (1 or rows, k); ``cval`` a 1-element array holding the constant of the
+    ``'constant'`` boundary. All arrays of one dtype with contiguous rows
+    (any row stride). A shared kernel goes to constant memory when it fits
+    `CONSTANT_WEIGHT_BYTES`; k <= 16 runs the unrolled instantiation. Rows
+    beyond the grid's y limit go to further launches on row slices.
+
+    Raises
+    ------
+    ValueError
+        When ``stride`` or ``dilation`` is not in [1, 2**31 - 1], or ``k``
+        does not fit an int32.
     """
+    stride = _positive_int32(stride, "stride")
+    dilation = _positive_int32(dilation, "dilation")
     rows, n = x.shape
     kernel_rows, k = w.shape
+    if k > INT32_MAX:
+        raise ValueError(f"the kernel must have at most 2**31 - 1 taps, got {k}")
     out_len = out.shape[1]
-    chunk = min(k, MAX_CHUNK)
-    shared = (TILE + 2 * chunk - 1) * x.dtype.itemsize
-    tiles = math.ceil(out_len / TILE)
+    itemsize = x.dtype.itemsize
+    constant = kernel_rows == 1 and k * itemsize <= CONSTANT_WEIGHT_BYTES
+    tile, chunk = tiling(x.dtype, k, stride, dilation, constant)
+    # The unrolled loop covers one chunk holding every tap.
+    taps = next((kt for kt in UNROLLED_TAPS if k <= kt and chunk >= k), 0)
+    shared = shared_elements(x.dtype, tile, chunk, stride, dilation, constant) * itemsize
+    tiles = math.ceil(out_len / tile)
+    constants = ((CONSTANT_SYMBOL, w.reshape(-1)),) if constant else ()
     launches = []
     for lo in range(0, rows, MAX_GRID_ROWS):
         hi = min(lo + MAX_GRID_ROWS, rows)
         w_part = w if kernel_rows == 1 else w[lo:hi]
-        scalars = (n, out_len, start, k, chunk, kernel_rows, BOUNDARY_CODES[boundary])
+        scalars = (n, out_len, start, _row_stride(x), 0 if kernel_rows == 1 else _row_stride(w),
+                   _row_stride(out), k, chunk, tile, stride, dilation, BOUNDARY_CODES[boundary])
         args = (x[lo:hi], w_part, out[lo:hi], cval) + tuple(
             kind(value) for (_, kind), value in zip(SCALAR_PARAMETERS, scalars))
-        launches.append(Launch(name_expression(x.dtype), (tiles, hi - lo, 1), (BLOCK, 1, 1),
-                               shared, args))
+        launches.append(Launch(name_expression(x.dtype, taps, constant), (tiles, hi - lo, 1),
+                               (BLOCK, 1, 1), shared, args, constants))
     return launches
+
+
+def _row_stride(array) -> int:
+    """Elements from one row to the next; rows themselves must be contiguous."""
+    if array.shape[1] > 1 and array.strides[1] != array.itemsize:
+        raise ValueError("kernel array arguments must have contiguous rows")
+    return array.strides[0] // array.itemsize
 
 
 class CudaDirect:
@@ -117,6 +228,9 @@ class CudaDirect:
 
     ``xp`` allocates the output and the constant; ``launcher`` executes each
     `Launch`. Boundaries are applied by the kernel while it stages its input.
+    ``stride`` and ``dilation`` (not exposed by the public fronts yet) take
+    every stride-th output of the convolution with the kernel dilated by
+    ``dilation``; the request's ``out_len`` counts the outputs taken.
     """
 
     def __init__(self, xp, launcher, allocate=None):
@@ -124,38 +238,70 @@ class CudaDirect:
         self.launcher = launcher
         self.allocate = allocate or (lambda shape, dtype: xp.empty(shape, dtype=dtype))
 
-    def __call__(self, x, w, request):
+    def __call__(self, x, w, request, *, stride: int = 1, dilation: int = 1):
         xp = self.xp
-        # The kernel indexes rows as x + row * n: C order, whatever view came in.
-        x, w = xp.ascontiguousarray(x), xp.ascontiguousarray(w)
+        # Rows may sit at any stride (row slices, ::2 views); within a row the
+        # kernel reads consecutive elements, and a shared kernel is one block.
+        if x.shape[1] > 1 and x.strides[1] != x.itemsize or x.strides[0] % x.itemsize:
+            x = xp.ascontiguousarray(x)
+        w = xp.ascontiguousarray(w)
         out = self.allocate((x.shape[0], request.out_len), x.dtype)
         cval = xp.full((1,), request.cval if request.boundary == "constant" else 0, dtype=x.dtype)
         if out.shape[0] and out.shape[1]:
-            for launch in direct_launches(x, w, out, cval, request.start, request.boundary):
+            for launch in direct_launches(x, w, out, cval, request.start, request.boundary,
+                                          stride, dilation):
                 self.launcher(launch)
         return out
 
 
 class CupyLauncher:
-    """Runs launches on the current CUDA device through ``cupy.RawModule``.
+    """Runs launches on the current CUDA device and stream through ``cupy.RawModule``.
 
-    The module (every instantiation in `NAME_EXPRESSIONS`) is compiled by
-    NVRTC once per device and process; CuPy's on-disk cache keeps the binary
-    across processes.
+    Each instantiation is its own module, compiled by NVRTC on its first
+    launch on a device (so a process pays only for the kernels it uses) and
+    kept for the process; CuPy's on-disk cache keeps the binaries across
+    processes.
+
+    Constant memory is one copy per module, shared by every stream and
+    thread. The copy into it and the launch are issued together under a lock,
+    both on the current stream (stream-ordered, like
+    ``cudaMemcpyToSymbolAsync``), and a launch on another stream than the
+    previous one of that module first waits for the previous one's event: a
+    kernel never sees weights copied for another launch.
     """
 
     def __init__(self):
         self._modules = {}
+        self._last_use = {}  # module key -> event after its last constant-using launch
+        self._lock = threading.Lock()
 
-    def module(self):
+    def module(self, kernel: str):
+        """The compiled module holding ``kernel`` on the current device."""
         import cupy
 
-        device = cupy.cuda.Device().id
-        if device not in self._modules:
-            self._modules[device] = cupy.RawModule(
-                code=kernel_source(), options=NVRTC_OPTIONS, name_expressions=NAME_EXPRESSIONS)
-        return self._modules[device]
+        key = (cupy.cuda.Device().id, kernel)
+        if key not in self._modules:
+            self._modules[key] = cupy.RawModule(
+                code=kernel_source(), options=NVRTC_OPTIONS, name_expressions=(kernel,))
+        return self._modules[key]
 
     def __call__(self, launch: Launch) -> None:
-        kernel = self.module().get_function(launch.kernel)
-        kernel(launch.grid, launch.block, launch.args, shared_mem=launch.shared_bytes)
+        import cupy
+
+        module = self.module(launch.kernel)
+        function = module.get_function(launch.kernel)
+        if not launch.constants:
+            function(launch.grid, launch.block, launch.args, shared_mem=launch.shared_bytes)
+            return
+        key = (cupy.cuda.Device().id, launch.kernel)
+        stream = cupy.cuda.get_current_stream()
+        with self._lock:
+            previous = self._last_use.get(key)
+            if previous is not None:
+                stream.wait_event(previous)
+            for symbol, values in launch.constants:
+                if values.nbytes > CONSTANT_WEIGHT_BYTES:
+                    raise ValueError(f"{values.nbytes} bytes do not fit constant symbol {symbol}")
+                module.get_global(symbol).copy_from_device_async(values.data, values.nbytes, stream)
+            function(launch.grid, launch.block, launch.args, shared_mem=launch.shared_bytes)
+            self._last_use[key] = stream.record()

@@ -6,7 +6,10 @@
 // so a read of anything the block did not write shows up as NaN or -1.
 // The launcher (gpuconv/backends/_emulator.py) rewrites `extern __shared__`
 // to `extern` and `__shared__` to `static` (a static local is shared by the
-// team) before compiling.
+// team) before compiling. `__constant__` variables are plain globals the
+// launcher poisons and fills through ctypes before a launch. The kernel's
+// 128-bit copies (GC_COPY16) are counted when misaligned (a GPU would fault;
+// x86 would not notice) and the launcher raises.
 #pragma once
 
 #include <omp.h>
@@ -14,6 +17,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
@@ -22,11 +26,35 @@
 #define __global__
 #define __device__
 #define __host__
+#define __constant__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
 #define __syncthreads() _Pragma("omp barrier")
 #define __ldg(p) (*(p))
+
+struct alignas(16) uint4 {
+    unsigned x, y, z, w;
+};
+
+// Misaligned 128-bit copies since the launcher last reset it: the kernel's
+// GC_COPY16 counts them (a GPU would fault) and copies bytewise, so the
+// launch finishes and the launcher raises.
+extern "C" {
+int gc_emu_misaligned = 0;
+}
+
+namespace gc_emu {
+template <typename V>
+inline void copy16(V* dst, const V* src) {
+    static_assert(sizeof(V) == 16, "GC_COPY16 moves 16 bytes");
+    if (reinterpret_cast<std::uintptr_t>(dst) % 16 || reinterpret_cast<std::uintptr_t>(src) % 16)
+        __atomic_fetch_add(&gc_emu_misaligned, 1, __ATOMIC_RELAXED);
+    std::memcpy(static_cast<void*>(dst), static_cast<const void*>(src), 16);
+}
+}  // namespace gc_emu
+
+#define GC_COPY16(dst, src) gc_emu::copy16(dst, src)
 
 struct dim3 {
     unsigned x, y, z;
@@ -42,7 +70,10 @@ using std::max;
 using std::min;
 
 // The dynamic shared memory of the running block: 228 KiB, an H100's most.
+// Poisoned up to gc_poison_margin bytes past what the launch asked for, so a
+// read past the allocation shows too.
 static const std::size_t gc_shared_capacity = 228 * 1024;
+static const std::size_t gc_poison_margin = 4096;
 alignas(16) unsigned char gc_shared_raw[gc_shared_capacity];
 
 namespace gc_emu {
@@ -66,7 +97,7 @@ void launch(void (*kernel)(A...), dim3 grid, dim3 block, std::size_t shared, voi
     for (unsigned bz = 0; bz < grid.z; ++bz)
         for (unsigned by = 0; by < grid.y; ++by)
             for (unsigned bx = 0; bx < grid.x; ++bx) {
-                std::memset(gc_shared_raw, 0xFF, shared);
+                std::memset(gc_shared_raw, 0xFF, std::min(gc_shared_capacity, shared + gc_poison_margin));
 #pragma omp parallel num_threads(threads)
                 {
                     if (omp_get_num_threads() != threads) std::abort();  // a short team deadlocks

@@ -2,7 +2,10 @@
 
 Compiles each instantiation with NVRTC (no GPU needed) for real
 architectures and prints what ptxas reports, beside the dynamic shared
-memory the host-side launch asks for.
+memory the host-side launch asks for (its largest launch: 16 taps for the
+unrolled instantiations, a chunk of 256 taps for the looped ones).
+Instantiations ending in ``true>`` read their weights from 64 KiB of
+constant memory, which ptxas does not count per entry.
 """
 
 from __future__ import annotations
@@ -19,15 +22,20 @@ def add_arguments(parser) -> None:
                         help=f"a real architecture, repeatable (default: {' '.join(ARCHS)})")
 
 
-def launch_shared_bytes(dtype) -> int:
-    """Dynamic shared memory of a launch at the largest tap chunk, as the host computes it."""
+def launch_shared_bytes(name: str) -> int:
+    """Dynamic shared memory of the largest launch of an instantiation, as the host
+    computes it: k = KT taps unrolled, a full chunk of `MAX_CHUNK` taps looped."""
     import numpy as np
 
     from gpuconv.backends import _launch
 
-    x, w = np.zeros((1, 1), dtype), np.zeros((1, _launch.MAX_CHUNK), dtype)
-    out, cval = np.zeros((1, 1), dtype), np.zeros(1, dtype)
-    return _launch.direct_launches(x, w, out, cval, 0, "zero")[0].shared_bytes
+    dtype, taps, constant = _launch.INSTANTIATIONS[name]
+    k, kernel_rows = taps or _launch.MAX_CHUNK, 1 if constant else 2
+    x, w = np.zeros((kernel_rows, 1), dtype), np.zeros((kernel_rows, k), dtype)
+    out, cval = np.zeros((kernel_rows, 1), dtype), np.zeros(1, dtype)
+    (launch,) = _launch.direct_launches(x, w, out, cval, 0, "zero")
+    assert launch.kernel == name, (launch.kernel, name)
+    return launch.shared_bytes
 
 
 def run(args) -> int:
@@ -44,10 +52,9 @@ def run(args) -> int:
     for arch in args.arch or ARCHS:
         result = nvrtc.compile(_launch.kernel_source(), _launch.NAME_EXPRESSIONS, options, arch)
         resources = _nvrtc.ptxas_resources(result.log)
-        for dtype in _launch.CTYPES:
-            name = _launch.name_expression(dtype)
+        for name in _launch.NAME_EXPRESSIONS:
             used = resources[result.lowered[name]]
             spills = f"{used.spill_stores}/{used.spill_loads}"
             print(f"{name:{width}s} {arch:7s} {used.registers:5d} {spills:>12s} "
-                  f"{launch_shared_bytes(dtype):11d} B {used.static_shared:10d} B {used.stack:4d} B")
+                  f"{launch_shared_bytes(name):11d} B {used.static_shared:10d} B {used.stack:4d} B")
     return 0

@@ -3,9 +3,10 @@
 `CudaDirect` builds the same launch descriptions the CuPy backend sends to a
 GPU; `EmulatedLauncher` runs them with the kernel compiled by g++. The front
 tests already run on the ``emulated`` backend (tests/conftest.py); these tests
-aim at the kernel itself: tile and chunk boundaries, every boundary rule,
-per-row kernels, views, the launch records, and planted bugs that the
-emulator must catch.
+aim at the kernel itself: every instantiation (unrolled and looped taps,
+shared and constant weights), tile and chunk boundaries, every boundary rule,
+views at odd offsets (the 128-bit staging loads), stride and dilation, the
+launch records, and planted bugs that the emulator must catch.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from gpuconv._algorithms.boundary import source_index
-from gpuconv._plan import Request, extension
+from gpuconv._plan import Request
 from gpuconv.backends import _launch
 from gpuconv.backends._emulator import EmulatedLauncher, poisoned
 from gpuconv.backends._launch import MAX_CHUNK, TILE, CudaDirect, direct_launches
@@ -27,13 +28,30 @@ DTYPES = ("float32", "float64", "complex64", "complex128", "int64")
 RULES = ("zero", "constant", "reflect", "mirror", "nearest", "wrap")
 LENGTHS = (1, 5, TILE - 1, TILE, TILE + 1, 2 * TILE + 3)
 TAPS = (1, 2, 17, MAX_CHUNK, MAX_CHUNK + 1, 600)  # 257 and 600 taps need 2-3 chunks
+UNROLLED = max(_launch.UNROLLED_TAPS)
 
 EPS = {"float32": 2.0**-23, "complex64": 2.0**-23, "float64": 2.0**-52, "complex128": 2.0**-52}
 
 
+class Recording:
+    """A launcher that keeps every launch it runs."""
+
+    def __init__(self, launcher):
+        self.launcher, self.launches = launcher, []
+
+    def __call__(self, launch):
+        self.launches.append(launch)
+        self.launcher(launch)
+
+
 @pytest.fixture(scope="module")
-def cuda_direct():
-    return CudaDirect(np, EmulatedLauncher(), allocate=poisoned)
+def launcher():
+    return EmulatedLauncher()
+
+
+@pytest.fixture
+def cuda_direct(launcher):
+    return CudaDirect(np, Recording(launcher), allocate=poisoned)
 
 
 def make(rng, shape, dtype):
@@ -45,33 +63,43 @@ def make(rng, shape, dtype):
     return values.astype(dtype)
 
 
-def reference(x, w, request):
-    """The request in float64/complex128 (or int64) with NumPy, row by row."""
-    left, right = extension(request.n, request.k, request.start, request.out_len)
-    m = np.arange(-left, request.n + right)
-    if request.boundary == "zero" or request.boundary == "constant":
+def reference(x, w, request, stride=1, dilation=1):
+    """The request in float64/complex128 (or int64) with NumPy, row by row:
+    the full convolution of the extended row with the dilated kernel, every
+    stride-th output from ``start``."""
+    n, k, start, out_len = request.n, request.k, request.start, request.out_len
+    span = (k - 1) * dilation + 1
+    last = start + (out_len - 1) * stride
+    left, right = max(0, span - 1 - start), max(0, last + 1 - n)
+    m = np.arange(-left, n + right)
+    if request.boundary in ("zero", "constant"):
         fill = request.cval if request.boundary == "constant" else 0
-        inside = (m >= 0) & (m < request.n)
-        ext = np.where(inside, x[:, np.clip(m, 0, request.n - 1)], fill)
+        inside = (m >= 0) & (m < n)
+        ext = np.where(inside, x[:, np.clip(m, 0, n - 1)], fill)
     else:
-        ext = x[:, source_index(m, request.n, request.boundary)]
+        ext = x[:, source_index(m, n, request.boundary)]
     wide = np.complex128 if np.iscomplexobj(x) else (np.int64 if x.dtype == np.int64 else np.float64)
-    rows = [np.convolve(ext[r].astype(wide), w[r if len(w) > 1 else 0].astype(wide))
+    dilated = np.zeros((len(w), span), wide)
+    dilated[:, ::dilation] = w
+    rows = [np.convolve(ext[r].astype(wide), dilated[r if len(w) > 1 else 0])
             for r in range(len(x))]
-    first = request.start + left
-    return np.stack([row[first:first + request.out_len] for row in rows])
+    return np.stack([row[left + start::stride][:out_len] for row in rows])
 
 
-def check(got, x, w, request):
-    ref = reference(x, w, request)
+def check(got, x, w, request, stride=1, dilation=1):
+    ref = reference(x, w, request, stride, dilation)
     assert got.shape == ref.shape and got.dtype == x.dtype
     if x.dtype == np.int64:
         np.testing.assert_array_equal(got, ref)
         return
     # Direct summation: |error| <= (taps + 2) eps sum |w||x| (tests/tolerances.py).
-    scale = reference(np.abs(x), np.abs(w), request).real
+    scale = reference(np.abs(x), np.abs(w), request, stride, dilation).real
     bound = (request.k + 2) * EPS[x.dtype.name] * scale + 1e-300
     assert np.all(np.abs(got - ref) <= bound), f"{request}: max error {np.max(np.abs(got - ref))}"
+
+
+def kernels_run(cuda_direct) -> set:
+    return {launch.kernel for launch in cuda_direct.launcher.launches}
 
 
 @pytest.mark.parametrize("rule", RULES)
@@ -89,16 +117,70 @@ def test_every_tile_and_chunk_boundary(cuda_direct, rule):
 def test_every_dtype_full_and_valid_windows(cuda_direct, dtype):
     rng = np.random.default_rng(2)
     for n, k in [(1, 1), (TILE + 1, 3), (700, MAX_CHUNK + 1), (40, 300)]:
-        x, w = make(rng, (3, n), dtype), make(rng, (3, k), dtype)  # per-row kernels
-        for start, out_len in [(0, n + k - 1), (min(n, k) - 1, abs(n - k) + 1)]:
-            request = Request(rows=3, n=n, k=k, kernel_rows=3, start=start, out_len=out_len)
-            check(cuda_direct(x, w, request), x, w, request)
+        for kernel_rows in (1, 3):  # constant and shared weights
+            x, w = make(rng, (3, n), dtype), make(rng, (kernel_rows, k), dtype)
+            for start, out_len in [(0, n + k - 1), (min(n, k) - 1, abs(n - k) + 1)]:
+                request = Request(rows=3, n=n, k=k, kernel_rows=kernel_rows, start=start,
+                                  out_len=out_len)
+                check(cuda_direct(x, w, request), x, w, request)
 
 
-def test_views_are_made_contiguous_and_inputs_untouched(cuda_direct):
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_instantiation_runs_and_agrees(cuda_direct, dtype):
+    """k = 1 .. 16 unrolled and 17, MAX_CHUNK + 1 looped; one kernel for all
+    rows (constant memory) and one per row (shared memory)."""
     rng = np.random.default_rng(3)
+    n = TILE + 37
+    for k in (*range(1, UNROLLED + 1), UNROLLED + 1, MAX_CHUNK + 1):
+        for kernel_rows in (1, 2):
+            x, w = make(rng, (2, n), dtype), make(rng, (kernel_rows, k), dtype)
+            request = Request(rows=2, n=n, k=k, kernel_rows=kernel_rows, start=k // 2,
+                              out_len=n, boundary="reflect")
+            check(cuda_direct(x, w, request), x, w, request)
+    expected = {name for name in _launch.NAME_EXPRESSIONS
+                if name.startswith(f"conv1d_direct<{_launch.CTYPES[dtype]}, ")}
+    assert kernels_run(cuda_direct) == expected
+
+
+def test_kernels_past_constant_memory_stay_in_shared(cuda_direct):
+    rng = np.random.default_rng(4)
+    k = _launch.CONSTANT_WEIGHT_BYTES // 16 + 1  # complex128: one tap too many
+    x, w = make(rng, (1, 300), "complex128"), make(rng, (1, k), "complex128")
+    request = Request(rows=1, n=300, k=k, kernel_rows=1, start=k - 1, out_len=300)
+    check(cuda_direct(x, w, request), x, w, request)
+    (launch,) = cuda_direct.launcher.launches
+    assert launch.kernel == _launch.name_expression("complex128", 0, constant=False)
+    assert launch.constants == ()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_views_at_odd_offsets_and_row_strides(cuda_direct, dtype):
+    """Rows whose start is not 16-byte aligned: staging falls back to single
+    loads before the first aligned sample (the emulator counts any misaligned
+    128-bit access and raises)."""
+    rng = np.random.default_rng(5)
+    rows, n = 3, 2 * TILE + 5
+    flat = make(rng, rows * n + 8, dtype)
+    views = [flat[offset:offset + rows * n].reshape(rows, n) for offset in (1, 2, 3)]
+    base = make(rng, (2 * rows, n + 2), dtype)
+    views += [base[::2, 1:n + 1], base[::-2, 3:], base[1:, :n]]  # row strides, no copy
+    for x, k in itertools.product(views, (5, 40)):
+        w = make(rng, (1, k), dtype)
+        before = x.copy()
+        request = Request(rows=x.shape[0], n=x.shape[1], k=k, kernel_rows=1, start=k // 2,
+                          out_len=x.shape[1], boundary="mirror")
+        check(cuda_direct(x, w, request), x, w, request)
+        np.testing.assert_array_equal(x, before)
+    # Views with contiguous rows reach the kernel as they are.
+    for launch, x in zip(cuda_direct.launcher.launches[::2], views):
+        assert launch.args[0].ctypes.data == x.ctypes.data
+        assert int(launch.args[7]) == x.strides[0] // x.itemsize
+
+
+def test_other_views_are_made_contiguous_and_inputs_untouched(cuda_direct):
+    rng = np.random.default_rng(6)
     base = make(rng, (4, 2 * TILE + 1), "float32")
-    for x in (base[:, 1:], base[::2, ::2], base[:, ::-1], np.asfortranarray(base)):
+    for x in (base[::2, ::2], base[:, ::-1], np.asfortranarray(base)):
         w = make(rng, (1, 9), "float32")
         before = x.copy()
         request = Request(rows=x.shape[0], n=x.shape[1], k=9, kernel_rows=1, start=4,
@@ -107,9 +189,64 @@ def test_views_are_made_contiguous_and_inputs_untouched(cuda_direct):
         np.testing.assert_array_equal(x, before)
 
 
+# --------------------------------------------------------------------------
+# Stride and dilation
+# --------------------------------------------------------------------------
+
+STRIDED = [  # (stride, dilation, k): small, unrolled and looped, and past the tile
+    (2, 1, 3), (1, 2, 5), (3, 2, 16), (2, 3, 17), (4, 1, 300), (1, 5, 40),
+    (16, 1, 5),      # a span over the shared budget: fewer outputs per block
+    (1, 1000, 9),    # a dilated span over the budget: fewer taps per chunk, looped
+    (37, 11, 64),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("stride, dilation, k", STRIDED)
+def test_stride_and_dilation(cuda_direct, dtype, stride, dilation, k):
+    rng = np.random.default_rng(7)
+    n = 3 * TILE + 1
+    span = (k - 1) * dilation + 1
+    for kernel_rows, rule in [(1, "zero"), (2, "reflect"), (1, "wrap")]:
+        x, w = make(rng, (2, n), dtype), make(rng, (kernel_rows, k), dtype)
+        # Every stride-th output of the full convolution, as conv1d's zero
+        # padding of span - 1 would give; and an ndimage-like centred window.
+        for start in (0, span // 2):
+            out_len = (n + span - 1 - start - 1) // stride + 1
+            request = Request(rows=2, n=n, k=k, kernel_rows=kernel_rows, start=start,
+                              out_len=out_len, boundary=rule)
+            check(cuda_direct(x, w, request, stride=stride, dilation=dilation), x, w, request,
+                  stride, dilation)
+
+
+def test_tiling_keeps_every_launch_inside_the_shared_budget():
+    for dtype, (stride, dilation, k), constant in itertools.product(
+            DTYPES, STRIDED + [(1, 1, MAX_CHUNK), (1, 1, 5000), (1000, 1000, 3)], (False, True)):
+        tile, chunk = _launch.tiling(dtype, k, stride, dilation, constant)
+        assert 1 <= tile <= TILE and 1 <= chunk <= min(k, MAX_CHUNK)
+        shared = _launch.shared_elements(dtype, tile, chunk, stride, dilation, constant)
+        assert shared * np.dtype(dtype).itemsize <= _launch.SHARED_BUDGET
+    for dtype in DTYPES:  # stride = dilation = 1 never shrinks the tile
+        assert _launch.tiling(dtype, MAX_CHUNK + 5) == (TILE, MAX_CHUNK)
+
+
+@pytest.mark.parametrize("name, value, error", [
+    ("stride", 0, ValueError), ("stride", -2, ValueError), ("stride", 2**31, ValueError),
+    ("dilation", 0, ValueError), ("dilation", 1.5, TypeError), ("dilation", True, TypeError),
+])
+def test_bad_stride_and_dilation_are_refused(name, value, error):
+    x, w, out = np.ones((1, 8)), np.ones((1, 2)), np.empty((1, 9))
+    with pytest.raises(error, match=name):
+        direct_launches(x, w, out, np.zeros(1), 0, "zero", **{name: value})
+
+
+# --------------------------------------------------------------------------
+# Launch records
+# --------------------------------------------------------------------------
+
 def test_rows_beyond_the_grid_limit_are_split(cuda_direct, monkeypatch):
     monkeypatch.setattr(_launch, "MAX_GRID_ROWS", 3)
-    rng = np.random.default_rng(4)
+    rng = np.random.default_rng(8)
     x, w = make(rng, (8, 50), "float64"), make(rng, (8, 5), "float64")
     request = Request(rows=8, n=50, k=5, kernel_rows=8, start=0, out_len=54)
     out = np.empty((8, 54))
@@ -121,21 +258,62 @@ def test_rows_beyond_the_grid_limit_are_split(cuda_direct, monkeypatch):
 def test_launch_records_carry_explicit_numpy_scalars():
     x, w, out = np.ones((2, 10), np.float32), np.ones((1, 3), np.float32), np.empty((2, 12), np.float32)
     (launch,) = direct_launches(x, w, out, np.zeros(1, np.float32), 0, "wrap")
-    assert launch.kernel == "conv1d_direct<float, 128, 4>"
+    assert launch.kernel == "conv1d_direct<float, 128, 4, 16, true>"
     assert launch.grid == (1, 2, 1) and launch.block == (_launch.BLOCK, 1, 1)
-    assert launch.shared_bytes == (TILE + 2 * 3 - 1) * 4
+    # 3 slack elements for 16-byte alignment, the tile's span; weights in constant memory.
+    assert launch.shared_bytes == (3 + TILE + 3 - 1) * 4
+    ((symbol, weights),) = launch.constants
+    assert symbol == _launch.CONSTANT_SYMBOL and np.shares_memory(weights, w)
     scalars = launch.args[4:]
     assert [type(s) for s in scalars] == [kind for _, kind in _launch.SCALAR_PARAMETERS]
-    assert int(scalars[-1]) == _launch.BOUNDARY_CODES["wrap"]
+    values = dict(zip((name for name, _ in _launch.SCALAR_PARAMETERS), map(int, scalars)))
+    assert values == {"n": 10, "out_len": 12, "start": 0, "x_row_stride": 10, "w_row_stride": 0,
+                      "out_row_stride": 12, "k": 3, "chunk": 3, "tile": TILE, "stride": 1,
+                      "dilation": 1, "boundary": _launch.BOUNDARY_CODES["wrap"]}
 
 
-def test_the_launcher_refuses_bare_python_numbers():
+def test_row_offsets_past_int32_are_int64():
+    """A row stride of 2^33 elements (a view; nothing is read) reaches the
+    kernel as an int64, and so do lengths and the start."""
+    buffer = np.zeros(64, np.float32)
+    x = np.lib.stride_tricks.as_strided(buffer, shape=(3, 8), strides=(4 * 2**33, 4))
+    w = np.ones((3, 4), np.float32)
+    out = np.lib.stride_tricks.as_strided(buffer, shape=(3, 2**31 + 5), strides=(4 * 2**32, 4))
+    (launch,) = direct_launches(x, w, out, np.zeros(1, np.float32), -(2**40), "zero")
+    values = {name: value for (name, _), value in zip(_launch.SCALAR_PARAMETERS, launch.args[4:])}
+    for name, expected in [("x_row_stride", 2**33), ("w_row_stride", 4),
+                           ("out_row_stride", 2**32), ("out_len", 2**31 + 5), ("start", -(2**40))]:
+        assert type(values[name]) is np.int64 and int(values[name]) == expected, name
+    assert launch.grid[0] == -(-(2**31 + 5) // TILE)
+
+
+def test_the_launcher_refuses_bare_python_numbers(launcher):
     x, w, out = np.ones((1, 4)), np.ones((1, 2)), np.empty((1, 5))
     (launch,) = direct_launches(x, w, out, np.zeros(1), 0, "zero")
     bad = _launch.Launch(launch.kernel, launch.grid, launch.block, launch.shared_bytes,
-                         launch.args[:4] + (4,) + launch.args[5:])
+                         launch.args[:4] + (4,) + launch.args[5:], launch.constants)
     with pytest.raises(TypeError, match="NumPy scalars with an explicit dtype, got int 4"):
-        EmulatedLauncher()(bad)
+        launcher(bad)
+
+
+def test_the_launcher_refuses_constants_that_do_not_fit(launcher):
+    x, w, out = np.ones((1, 4)), np.ones((1, 2)), np.empty((1, 5))
+    (launch,) = direct_launches(x, w, out, np.zeros(1), 0, "zero")
+    big = np.ones(_launch.CONSTANT_WEIGHT_BYTES // 8 + 1)
+    bad = _launch.Launch(launch.kernel, launch.grid, launch.block, launch.shared_bytes,
+                         launch.args, ((_launch.CONSTANT_SYMBOL, big),))
+    with pytest.raises(ValueError, match="do not fit constant symbol gc_constant_weights"):
+        launcher(bad)
+
+
+def test_constant_weights_follow_each_launch(cuda_direct):
+    """Two shared kernels in a row: the second launch sees its own weights."""
+    rng = np.random.default_rng(9)
+    x = make(rng, (2, 100), "float32")
+    for k in (7, 3, 7):
+        w = make(rng, (1, k), "float32")
+        request = Request(rows=2, n=100, k=k, kernel_rows=1, start=0, out_len=100 + k - 1)
+        check(cuda_direct(x, w, request), x, w, request)
 
 
 # --------------------------------------------------------------------------
@@ -145,25 +323,62 @@ def test_the_launcher_refuses_bare_python_numbers():
 SOURCE = _launch.kernel_source()
 PLANTED = {
     "missing barrier after staging": (
-        "            s_w[j] = w_row[c0 + j];\n        __syncthreads();",
-        "            s_w[j] = w_row[c0 + j];"),
+        "        __syncthreads();\n\n        const T* s_last", "\n        const T* s_last"),
     "halo one sample short": (
-        "j < TILE + taps - 1; j += BLOCK)", "j < TILE + taps - 2; j += BLOCK)"),
+        "const int span = (tile - 1) * stride + (taps - 1) * dilation + 1;",
+        "const int span = (tile - 1) * stride + (taps - 1) * dilation;"),
+    "unrolled loop one tap too many": ("if (i >= taps) break;", "if (i > taps) break;"),
+    "unrolled loop one tap short": ("if (i >= taps) break;", "if (i >= taps - 1) break;"),
+    "vector loads from a misaligned sample": (
+        "const long long lo_v = lo + (V - (phase + lo) % V) % V;", "const long long lo_v = lo;"),
+    "shared staging ignores the row's alignment": (
+        "lead = (int)(((phase + first) % V + V) % V);", "lead = (int)((first % V + V) % V);"),
+    "dilation ignored between taps": (
+        "s_last - i * dilation, offset);\n            }", "s_last - i, offset);\n            }"),
 }
+
+#: Calls that together reach every code path the planted bugs touch:
+#: (dtype, n, k, kernel_rows, view offset, stride, dilation).
+PLANTED_CALLS = [
+    ("float64", 3 * TILE, 31, 1, 0, 1, 1),
+    ("float32", 3 * TILE, 5, 1, 1, 1, 1),      # unrolled, constant, misaligned rows
+    ("float32", 2 * TILE, 7, 4, 2, 1, 2),      # unrolled, shared, dilated
+    ("complex64", TILE + 9, 12, 1, 1, 2, 3),   # unrolled, constant, strided and dilated
+]
+
+
+def planted_failures(source: str) -> list[str]:
+    """What goes wrong when the `PLANTED_CALLS` run on ``source``."""
+    direct = CudaDirect(np, EmulatedLauncher(source=source), allocate=poisoned)
+    rng = np.random.default_rng(10)
+    caught = []
+    for dtype, n, k, kernel_rows, offset, stride, dilation in PLANTED_CALLS:
+        flat = make(rng, 4 * n + offset, dtype)
+        x, w = flat[offset:].reshape(4, n), make(rng, (kernel_rows, k), dtype)
+        span = (k - 1) * dilation + 1
+        request = Request(rows=4, n=n, k=k, kernel_rows=kernel_rows, start=span // 2,
+                          out_len=(n - 1) // stride + 1, boundary="reflect")
+        ref = reference(x, w, request, stride, dilation)
+        for _ in range(3):  # a race need not show every run; poisoned reads nearly always do
+            try:
+                got = direct(x, w, request, stride=stride, dilation=dilation)
+            except RuntimeError as error:  # the emulator's alignment check
+                caught.append(str(error))
+                break
+            if not np.allclose(got, ref, rtol=1e-5, atol=1e-5):
+                caught.append(f"wrong values for {dtype} k={k}")
+                break
+    return caught
+
+
+def test_the_planted_bug_calls_pass_on_the_real_kernel():
+    assert planted_failures(SOURCE) == []
 
 
 @pytest.mark.parametrize("bug", PLANTED)
 def test_planted_bugs_are_caught(bug):
     original, planted = PLANTED[bug]
     assert SOURCE.count(original) == 1, "the kernel changed: update the planted bug"
-    direct = CudaDirect(np, EmulatedLauncher(source=SOURCE.replace(original, planted)),
-                        allocate=poisoned)
-    rng = np.random.default_rng(5)
-    x, w = make(rng, (4, 3 * TILE), "float64"), make(rng, (1, 31), "float64")
-    request = Request(rows=4, n=3 * TILE, k=31, kernel_rows=1, start=15, out_len=3 * TILE,
-                      boundary="reflect")
-    wrong = 0
-    for _ in range(3):  # a race need not show every run; poisoned reads nearly always do
-        got = direct(x, w, request)
-        wrong += not np.allclose(got, reference(x, w, request), rtol=1e-12, atol=1e-12)
-    assert wrong, f"the emulator did not catch the planted bug: {bug}"
+    caught = planted_failures(SOURCE.replace(original, planted))
+    assert caught, f"the emulator did not catch the planted bug: {bug}"
+    print(f"{bug}: {'; '.join(caught)}")

@@ -8,6 +8,7 @@ library fails these tests rather than skipping them (DESIGN.md §4, item 3).
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import subprocess
 import sys
@@ -43,12 +44,27 @@ def compiled(cuda: int, arch: str) -> _nvrtc.Result:
                           _launch.NVRTC_OPTIONS + verbose, arch, cuda=cuda)
 
 
-def host_launch(dtype) -> _launch.Launch:
-    """A real launch description for ``dtype``, as the backend builds it."""
-    x, w = np.zeros((2, 10), dtype), np.zeros((1, 3), dtype)
-    out, cval = np.zeros((2, 12), dtype), np.zeros(1, dtype)
-    (launch,) = _launch.direct_launches(x, w, out, cval, 2, "zero")
-    return launch
+@functools.cache
+def host_launches() -> dict:
+    """A real launch description per instantiation, as the backend builds them:
+    k = 3 (unrolled) and 40 (looped), one kernel (constant memory) and one per
+    row (shared memory), for every dtype."""
+    launches = {}
+    for dtype in _launch.CTYPES:
+        for k, kernel_rows in itertools.product((3, 40), (1, 2)):
+            x, w = np.zeros((2, 10), dtype), np.zeros((kernel_rows, k), dtype)
+            out, cval = np.zeros((2, 12), dtype), np.zeros(1, dtype)
+            (launch,) = _launch.direct_launches(x, w, out, cval, 2, "zero")
+            launches[launch.kernel] = launch
+    return launches
+
+
+def entry_body(ptx: bytes, entry: str) -> str:
+    """The PTX text of one entry point, up to the next one."""
+    text = ptx.decode()
+    begin = text.index(f".entry {entry}(")
+    following = text.find(".entry ", begin + 1)
+    return text[begin:following if following > 0 else len(text)]
 
 
 def ptx_types(arg) -> set:
@@ -82,19 +98,41 @@ def test_a_missing_library_names_its_package(monkeypatch):
         _nvrtc.library_path(12)
 
 
-@pytest.mark.parametrize("dtype", list(_launch.CTYPES))
+def test_the_host_launches_every_instantiation_and_no_other():
+    assert sorted(host_launches()) == sorted(_launch.NAME_EXPRESSIONS)
+
+
+def test_constant_memory_size_matches_the_source():
+    define = re.search(r"#define GC_CONSTANT_WEIGHT_BYTES (\d+)", _launch.kernel_source())
+    assert int(define.group(1)) == _launch.CONSTANT_WEIGHT_BYTES
+    assert f"unsigned char {_launch.CONSTANT_SYMBOL}[GC_CONSTANT_WEIGHT_BYTES]" in _launch.kernel_source()
+
+
+@pytest.mark.parametrize("name", _launch.NAME_EXPRESSIONS)
 @pytest.mark.parametrize("target", PTX_TARGETS, ids=target_id)
-def test_ptx_parameters_match_the_host_arguments(target, dtype):
-    launch = host_launch(dtype)
-    assert launch.kernel in _launch.NAME_EXPRESSIONS
+def test_ptx_parameters_match_the_host_arguments(target, name):
+    launch = host_launches()[name]
     scalars = launch.args[4:]
     assert [type(arg) for arg in scalars] == [kind for _, kind in _launch.SCALAR_PARAMETERS]
 
     result = compiled(*target)
-    params = _nvrtc.ptx_parameters(result.code, result.lowered[launch.kernel])
+    params = _nvrtc.ptx_parameters(result.code, result.lowered[name])
     assert len(params) == len(launch.args) == 4 + len(_launch.SCALAR_PARAMETERS)
     for position, (param, arg) in enumerate(zip(params, launch.args)):
         assert param in ptx_types(arg), (position, param, arg)
+
+
+@pytest.mark.parametrize("target", PTX_TARGETS, ids=target_id)
+def test_ptx_loads_are_vectorised_and_weights_where_the_host_puts_them(target):
+    """Every entry stages its input with 128-bit loads and stores; the entries
+    the host gives constants to read weights from constant memory, the
+    others do not touch it."""
+    result = compiled(*target)
+    for name, launch in host_launches().items():
+        body = entry_body(result.code, result.lowered[name])
+        assert "ld.global.nc.v4" in body and "st.shared.v4" in body, name
+        reads_constant = "ld.const" in body and _launch.CONSTANT_SYMBOL in body
+        assert reads_constant == bool(launch.constants), name
 
 
 @pytest.mark.parametrize("target", CUBIN_TARGETS, ids=target_id)
@@ -117,19 +155,26 @@ ROW = re.compile(r"^(?P<name>conv1d_direct<.*>)\s+(?P<arch>sm_\d+)\s+(?P<regs>\d
                  r"(?P<stack>\d+) B$")
 
 
-def test_cli_kernels_prints_a_row_per_instantiation_and_arch():
-    result = subprocess.run([sys.executable, "-m", "gpuconv.cli", "kernels"],
+def test_cli_kernels_prints_a_row_per_instantiation():
+    # One architecture: the module's three-architecture compile costs about a
+    # minute here, and the tests above already compile every target.
+    result = subprocess.run([sys.executable, "-m", "gpuconv.cli", "kernels", "--arch", "sm_90"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("NVRTC 13.")
     rows = {(m["name"], m["arch"]): m for m in map(ROW.match, result.stdout.splitlines()) if m}
-    assert sorted(rows) == sorted((name, arch) for name in _launch.NAME_EXPRESSIONS
-                                  for arch in kernels_cli.ARCHS)
-    for dtype in _launch.CTYPES:
-        row = rows[_launch.name_expression(dtype), "sm_90"]
-        chunk = _launch.MAX_CHUNK
-        assert int(row["shared"]) == (_launch.TILE + 2 * chunk - 1) * np.dtype(dtype).itemsize
-        assert int(row["regs"]) > 0
+    assert sorted(rows) == sorted((name, "sm_90") for name in _launch.NAME_EXPRESSIONS)
+    for name, launch in host_launches().items():
+        row = rows[name, "sm_90"]
+        assert int(row["shared"]) == kernels_cli.launch_shared_bytes(name)
+        assert (row["stores"], row["loads"]) == ("0", "0")
+        assert 0 < int(row["regs"]) <= 255
+    # The largest launch of each instantiation: k = 16 unrolled, MAX_CHUNK looped.
+    chunk, itemsize = _launch.MAX_CHUNK, np.dtype(np.complex128).itemsize
+    assert kernels_cli.launch_shared_bytes(_launch.name_expression(np.complex128)) == \
+        (_launch.TILE + 2 * chunk - 1) * itemsize
+    assert kernels_cli.launch_shared_bytes(_launch.name_expression(np.float32, 16, True)) == \
+        (3 + _launch.TILE + 16 - 1) * 4
 
 
 def test_cli_kernels_without_nvrtc_says_what_to_install(monkeypatch, capsys):
