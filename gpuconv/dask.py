@@ -2,10 +2,10 @@
 
 Every call becomes a ``'valid'`` convolution of an *extended* array: the
 signal is padded along `axis` by the boundary rule (`dask.array.pad`) and cut
-to exactly the samples the outputs read, the chunks along `axis` get a halo of
-``k - 1`` samples from their left neighbour (`dask.array.overlap.overlap`), and
-each block is convolved in ``'valid'`` mode by `gpuconv.convolve` or
-`gpuconv.ndimage`. Blocks keep their array type: NumPy chunks run on the CPU
+to exactly the samples the outputs read, then `dask.array.map_overlap` gives
+each chunk along `axis` a halo of ``k - 1`` samples from its left neighbour
+(chunks shorter than the kernel are merged first) and each block is convolved
+in ``'valid'`` mode by `gpuconv.convolve` or `gpuconv.ndimage`. Blocks keep their array type: NumPy chunks run on the CPU
 backend, CuPy chunks on the GPU. Needs the ``dask`` extra.
 """
 
@@ -210,16 +210,25 @@ def _extend(x, axis, k, start, out_len, boundary, cval):
 
 
 def _valid(xe, k, axis, block, dtype):
-    """``block`` (a 'valid' convolution) over chunks of `xe` with a ``k - 1`` halo."""
+    """``block`` (a 'valid' convolution) over chunks of `xe` with a ``k - 1`` halo.
+
+    `dask.array.map_overlap` with a one-sided depth ``(k - 1, 0)``, no
+    boundary (`_extend` applied it) and no trimming: block ``i`` gets the
+    last ``k - 1`` samples of block ``i - 1`` and returns exactly the outputs
+    of its own chunk (the first block, with no halo, ``k - 1`` fewer).
+    """
     sizes = xe.chunks[axis]
     if min(sizes) < k:  # every block must hold a whole kernel
         xe = xe.rechunk({axis: _chunks_of_at_least(xe.shape[axis], max(k, max(sizes)), k)})
         sizes = xe.chunks[axis]
-    xo = da.overlap.overlap(xe, depth={axis: (k - 1, 0)}, boundary="none") if k > 1 else xe
-    chunks = list(xo.chunks)
+    chunks = list(xe.chunks)
     chunks[axis] = (sizes[0] - (k - 1),) + sizes[1:]
-    return da.map_blocks(block, xo, chunks=tuple(chunks), dtype=dtype,
-                         meta=meta_from_array(xe, ndim=xe.ndim, dtype=dtype))
+    # The result's meta is the input's array type: NumPy chunks give NumPy, CuPy CuPy.
+    meta = meta_from_array(xe, ndim=xe.ndim, dtype=dtype)
+    if k == 1:
+        return da.map_blocks(block, xe, chunks=tuple(chunks), dtype=dtype, meta=meta)
+    return da.map_overlap(block, xe, depth={axis: (k - 1, 0)}, boundary="none", trim=False,
+                          allow_rechunk=False, chunks=tuple(chunks), dtype=dtype, meta=meta)
 
 
 def _chunks_of_at_least(total, size, k):

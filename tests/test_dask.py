@@ -9,6 +9,7 @@ integers exact, floats within the bounds of `tolerances`. Dask is in the
 from __future__ import annotations
 
 
+import dask
 import dask.array as da
 import numpy as np
 import pytest
@@ -91,14 +92,61 @@ def test_lazy_chunks_and_meta():
     out = gd.convolve(x, np.ones(4), "same")
     assert out.chunks[0] == (1, 1) and sum(out.chunks[1]) == 10
     assert isinstance(out._meta, np.ndarray) and out.dtype == np.float64
+    # Every computed chunk has the meta's type and the declared shape.
+    blocks = dask.compute(*out.to_delayed().ravel(), scheduler="threads")
+    assert all(type(b) is type(out._meta) for b in blocks)
+    assert [b.shape for b in blocks] == [(r, c) for r in out.chunks[0] for c in out.chunks[1]]
 
 
-def test_distributed_local_cluster():
+def test_uses_map_overlap_with_a_one_sided_halo(monkeypatch):
+    calls = []
+    map_overlap = da.map_overlap
+    monkeypatch.setattr(da, "map_overlap",
+                        lambda *args, **kwargs: calls.append(kwargs) or map_overlap(*args, **kwargs))
+    x = np.arange(30.0)
+    got = gd.convolve(chunked(x, 4), np.ones(6), "full", method="direct").compute()
+    assert [(c["depth"], c["boundary"], c["trim"]) for c in calls] == [({0: (5, 0)}, "none", False)]
+    assert_exact(got, np.convolve(x, np.ones(6)))
+
+
+def test_gpu_kernels_run_per_chunk_emulated():
+    """The CUDA direct kernel (host emulator) filters each chunk. The backend
+    override is a context variable, so the synchronous scheduler keeps it."""
+    rng = np.random.default_rng(6)
+    x, v = rng.integers(-9, 9, size=(3, 50)), rng.integers(-9, 9, size=5)
+    with gpuconv.use_backend("emulated"):
+        got = gd.convolve(chunked(x, (2, 7)), v, "same", method="direct").compute(
+            scheduler="synchronous")
+        filt = gd.convolve1d(chunked(x.astype(np.float64), (3, 6)), np.array([1.0, -2.0, 0.5]),
+                             mode="wrap").compute(scheduler="synchronous")
+    assert_exact(got, gpuconv.convolve(x, v, "same", method="direct"))
+    assert_conv(filt, ref_func("convolve1d", "wrap", 0, 0.0), x.astype(np.float64),
+                np.array([1.0, -2.0, 0.5]), method="auto", taps=3, scale_func=scale_func(0.0))
+
+
+def test_cupy_chunks_stay_cupy():
+    usable = {s.name: s for s in gpuconv.backends.available()}["cupy"]
+    if not usable.usable:
+        pytest.skip(f"no CUDA device available: {usable.reason}")
+    import cupy
+
+    x = np.random.default_rng(2).standard_normal((3, 64))
+    lazy = gd.convolve1d(da.from_array(cupy.asarray(x), chunks=(2, 16)), np.ones(5), mode="nearest")
+    assert isinstance(lazy._meta, cupy.ndarray)
+    got = lazy.compute(scheduler="threads")
+    assert isinstance(got, cupy.ndarray)
+    assert_conv(got.get(), ref_func("convolve1d", "nearest", 0, 0.0), x, np.ones(5),
+                method="auto", taps=5, scale_func=scale_func(0.0))
+
+
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_distributed_local_cluster(processes):
     import distributed  # in the test extra: CI runs this
 
     rng = np.random.default_rng(5)
     x, v = rng.integers(-9, 9, size=(4, 40)), rng.integers(-9, 9, size=7)
-    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+    with distributed.LocalCluster(processes=processes, n_workers=2 if processes else 1,
+                                  threads_per_worker=1 if processes else 2,
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
         got = gd.convolve(chunked(x, (2, 5)), v, "full", method="direct").compute()
         filt = gd.correlate1d(chunked(x, (2, 5)), np.array([1.0, 2.0]), mode="mirror").compute()
