@@ -364,6 +364,16 @@ def test_an_interrupted_run_leaves_no_output(tmp_path, capsys, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
 
 
+def test_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
+    np.save(tmp_path / "x.npy", np.ones((2, 5000)))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    status, err = run_in_process(capsys, tmp_path / "x.npy", "--moving-average", 3,
+                                 "--chunk-size", "8K")
+    assert status == 0, err
+    # tqdm's bar, counting the 10 000 output samples (the subprocess tests see none)
+    assert "/10.0k [" in err and "sample/s]" in err
+
+
 def test_a_read_only_input_is_enough(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.arange(100.0))
     (tmp_path / "x.npy").chmod(0o444)
