@@ -91,8 +91,8 @@ class NumpyBackend:
         except (BufferError, RuntimeError, TypeError):  # on a device, or read-only
             return np.asarray(x)
 
-    #: The Numba kernel sees zero-boundary requests (boundaries are padded first).
-    direct_boundaries = False
+    #: The Numba kernel applies boundary rules itself (no padded copy of the batch).
+    direct_boundaries = True
 
     def direct(self, x, w, request):
         """Numba kernel; see `gpuconv.backends._numba_kernels.direct_rows`."""
@@ -100,7 +100,8 @@ class NumpyBackend:
 
         _numba_kernels.set_threads(config.threads)
         return _numba_kernels.direct(np.ascontiguousarray(x), np.ascontiguousarray(w),
-                                     request.start, request.out_len)
+                                     request.start, request.out_len,
+                                     request.boundary, request.cval)
 
     def rfft(self, x, n):
         return scipy.fft.rfft(x, n, axis=-1, workers=config.threads)
