@@ -14,6 +14,7 @@ so the error of one output is that of a sum of ``k`` products,
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -372,6 +373,22 @@ def test_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
     assert status == 0, err
     # tqdm's bar, counting the 10 000 output samples (the subprocess tests see none)
     assert "/10.0k [" in err and "sample/s]" in err
+
+
+def test_a_terminated_run_leaves_no_output(tmp_path, capsys, monkeypatch):
+    np.save(tmp_path / "x.npy", np.ones(100))
+    real_filter_source = filter_cli.filter_source
+
+    def terminated(*args, **kwargs):
+        real_filter_source(*args, **kwargs)  # the temporary file holds the output now
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(filter_cli, "filter_source", terminated)
+    status, err = run_in_process(capsys, tmp_path / "x.npy", "--moving-average", 3)
+    assert status == 130
+    assert err.splitlines() == ["gpuconv filter: interrupted; no output written"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy"]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handler restored
 
 
 def test_a_read_only_input_is_enough(tmp_path, capsys):

@@ -26,8 +26,10 @@ result is the one-call result to the method's accuracy.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
+import signal
 import sys
 import tempfile
 import zipfile
@@ -295,8 +297,10 @@ def run(args) -> int:
     handle = tempfile.NamedTemporaryFile(dir=directory, prefix=f".{os.path.basename(out)}.",
                                          suffix=".part", delete=False)
     try:
-        with handle:
-            _write_output(handle, source_file, args, design, device, fmt)
+        with _terminate_as_interrupt():
+            with handle:
+                _write_output(handle, source_file, args, design, device, fmt)
+            _sync(handle.name)  # the data reaches the disk before the name does
         _set_default_permissions(handle.name)
         os.replace(handle.name, out)
     except KeyboardInterrupt:
@@ -308,6 +312,29 @@ def run(args) -> int:
         raise
     print(f"gpuconv filter: wrote {out}", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a job scheduler, ``kill``) raises KeyboardInterrupt, as Ctrl-C
+    does, so the temporary file is removed either way; only SIGKILL leaves it."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _sync(path: str) -> None:
+    with open(path, "rb") as written:
+        os.fsync(written.fileno())
 
 
 def default_output(path: str) -> str:
