@@ -3,7 +3,7 @@
 The host side of the CUDA direct kernel is pure Python: `direct_launches`
 turns arrays and a window into `Launch` records (kernel name expression,
 grid, block, dynamic shared bytes, arguments with explicit NumPy scalar
-dtypes). A launcher executes them: `CupyLauncher` through ``cupy.RawModule``
+dtypes, and the arrays to copy into ``__constant__`` memory first). A launcher executes them: `CupyLauncher` through ``cupy.RawModule``
 on the current device; the host emulator (`gpuconv.backends._emulator`) on
 the CPU, which is how CI checks the very descriptions the GPU would receive.
 `CudaDirect` is the backend's direct method built on the two.
@@ -12,7 +12,6 @@ the CPU, which is how CI checks the very descriptions the GPU would receive.
 from __future__ import annotations
 
 import functools
-import math
 import threading
 from dataclasses import dataclass
 
@@ -178,15 +177,15 @@ def direct_launches(x, w, out, cval, start: int, boundary: str, stride: int = 1,
     where ``x_ext`` is row ``r`` extended by ``boundary``. ``w`` is
     (1 or rows, k); ``cval`` a 1-element array holding the constant of the
     ``'constant'`` boundary. All arrays of one dtype with contiguous rows
-    (any row stride). A shared kernel goes to constant memory when it fits
-    `CONSTANT_WEIGHT_BYTES`; k <= 16 runs the unrolled instantiation. Rows
+    (any row stride). One kernel for all rows goes to constant memory when
+    it fits `CONSTANT_WEIGHT_BYTES`; k <= 16 runs the unrolled instantiation. Rows
     beyond the grid's y limit go to further launches on row slices.
 
     Raises
     ------
     ValueError
-        When ``stride`` or ``dilation`` is not in [1, 2**31 - 1], or ``k``
-        does not fit an int32.
+        When ``stride`` or ``dilation`` is not in [1, 2**31 - 1], ``k``
+        does not fit an int32, or a row needs more blocks than a grid holds.
     """
     stride = _positive_int32(stride, "stride")
     dilation = _positive_int32(dilation, "dilation")
@@ -201,7 +200,10 @@ def direct_launches(x, w, out, cval, start: int, boundary: str, stride: int = 1,
     # The unrolled loop covers one chunk holding every tap.
     taps = next((kt for kt in UNROLLED_TAPS if k <= kt and chunk >= k), 0)
     shared = shared_elements(x.dtype, tile, chunk, stride, dilation, constant) * itemsize
-    tiles = math.ceil(out_len / tile)
+    tiles = -(-out_len // tile)
+    if tiles > INT32_MAX:  # gridDim.x
+        raise ValueError(f"{out_len} outputs a row need {tiles} blocks of {tile}; "
+                         f"a grid has at most 2**31 - 1")
     constants = ((CONSTANT_SYMBOL, w.reshape(-1)),) if constant else ()
     launches = []
     for lo in range(0, rows, MAX_GRID_ROWS):

@@ -240,6 +240,15 @@ def test_bad_stride_and_dilation_are_refused(name, value, error):
         direct_launches(x, w, out, np.zeros(1), 0, "zero", **{name: value})
 
 
+def test_a_row_needing_more_blocks_than_a_grid_holds_is_refused():
+    buffer = np.zeros(8, np.float32)
+    x, w = buffer.reshape(1, 8), np.ones((1, 2), np.float32)
+    out = np.lib.stride_tricks.as_strided(buffer, shape=(1, 2**31), strides=(0, 4))
+    # A stride this large leaves room for one output per block.
+    with pytest.raises(ValueError, match="a grid has at most 2\\*\\*31 - 1"):
+        direct_launches(x, w, out, np.zeros(1, np.float32), 0, "zero", stride=10**6)
+
+
 # --------------------------------------------------------------------------
 # Launch records
 # --------------------------------------------------------------------------
