@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,10 @@ from ._launch import (CONSTANT_SYMBOL, CONSTANT_WEIGHT_BYTES, NAME_EXPRESSIONS, 
 from .numpy_backend import NumpyBackend
 
 HEADER = Path(__file__).with_name("cuda_emulation.h")
+#: A launch owns the emulation's process-wide state (the shared-memory buffer,
+#: constant symbols, blockDim, the alignment counter): one at a time, though
+#: ctypes releases the GIL and Dask's threads may launch together.
+_LAUNCH_LOCK = threading.Lock()
 #: ``__constant__`` symbols of the kernel source and their sizes in bytes.
 CONSTANT_SYMBOLS = {CONSTANT_SYMBOL: CONSTANT_WEIGHT_BYTES}
 COMPILER = ("g++", "-std=c++17", "-O2", "-fopenmp", "-fPIC", "-shared", "-Wno-unknown-pragmas")
@@ -84,14 +89,16 @@ class EmulatedLauncher:
         entry = getattr(library, f"gc_launch_{self.name_expressions.index(launch.kernel)}")
         holders = [_argument(value) for value in launch.args]
         pointers = (ctypes.c_void_p * len(holders))(*(ctypes.addressof(h) for h in holders))
-        for symbol, values in launch.constants:
-            self._write_constant(symbol, values)
-        misaligned = ctypes.c_int.in_dll(library, "gc_emu_misaligned")
-        misaligned.value = 0
-        entry(*(ctypes.c_uint(v) for v in (*launch.grid, *launch.block)),
-              ctypes.c_size_t(launch.shared_bytes), pointers)
-        if misaligned.value:
-            raise RuntimeError(f"{launch.kernel} made {misaligned.value} misaligned 128-bit "
+        with _LAUNCH_LOCK:
+            for symbol, values in launch.constants:
+                self._write_constant(symbol, values)
+            misaligned = ctypes.c_int.in_dll(library, "gc_emu_misaligned")
+            misaligned.value = 0
+            entry(*(ctypes.c_uint(v) for v in (*launch.grid, *launch.block)),
+                  ctypes.c_size_t(launch.shared_bytes), pointers)
+            count = misaligned.value
+        if count:
+            raise RuntimeError(f"{launch.kernel} made {count} misaligned 128-bit "
                                f"accesses (a GPU faults on them)")
 
     def _write_constant(self, symbol: str, values) -> None:

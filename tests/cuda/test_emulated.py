@@ -12,6 +12,7 @@ launch records, and planted bugs that the emulator must catch.
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -323,6 +324,22 @@ def test_constant_weights_follow_each_launch(cuda_direct):
         w = make(rng, (1, k), "float32")
         request = Request(rows=2, n=100, k=k, kernel_rows=1, start=0, out_len=100 + k - 1)
         check(cuda_direct(x, w, request), x, w, request)
+
+
+def test_launches_from_several_threads_do_not_mix(launcher):
+    """The emulation's shared memory and constants are process-wide (as Dask's
+    threaded scheduler finds out): concurrent launches take turns."""
+    rng = np.random.default_rng(11)
+    direct = CudaDirect(np, launcher, allocate=poisoned)
+    calls = []
+    for k in (3, 9, 5, 40) * 2:
+        x, w = make(rng, (2, 2 * TILE + 7), "float64"), make(rng, (1, k), "float64")
+        calls.append((x, w, Request(rows=2, n=x.shape[1], k=k, kernel_rows=1, start=k // 2,
+                                    out_len=x.shape[1], boundary="nearest")))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda call: direct(*call), calls))
+    for got, (x, w, request) in zip(results, calls):
+        check(got, x, w, request)
 
 
 # --------------------------------------------------------------------------
