@@ -200,3 +200,28 @@ def test_empty_outputs():
 def test_unknown_boundary_is_refused():
     with pytest.raises(ValueError, match="boundary must be one of"):
         kernels.direct(np.ones((1, 4)), np.ones((1, 2)), 0, 5, "periodic")
+
+
+def test_thread_count_stays_within_numbas_pool():
+    before = numba.get_num_threads()
+    try:
+        kernels.set_threads(10_000)
+        assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+        kernels.set_threads(0)
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_threadpoolctl_limits_cap_the_threads(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import gpuconv
+    from gpuconv import _config
+
+    monkeypatch.setattr(gpuconv.config, "threads", 2)
+    monkeypatch.setattr(_config, "_controller", None)  # see the pools loaded by now
+    kernels.direct(np.ones((1, 8)), np.ones((1, 2)), 0, 9)  # Numba's OpenMP pool loaded
+    with threadpoolctl.threadpool_limits(1):
+        assert gpuconv.config.effective_threads() == 1
+    monkeypatch.setattr(gpuconv.config, "threads", 1)
+    assert gpuconv.config.effective_threads() == 1

@@ -98,22 +98,22 @@ class NumpyBackend:
         """Numba kernel; see `gpuconv.backends._numba_kernels.direct_rows`."""
         from . import _numba_kernels  # numba loads on first use, not at import
 
-        _numba_kernels.set_threads(config.threads)
+        _numba_kernels.set_threads(config.effective_threads())
         return _numba_kernels.direct(np.ascontiguousarray(x), np.ascontiguousarray(w),
                                      request.start, request.out_len,
                                      request.boundary, request.cval)
 
     def rfft(self, x, n):
-        return scipy.fft.rfft(x, n, axis=-1, workers=config.threads)
+        return scipy.fft.rfft(x, n, axis=-1, workers=config.effective_threads())
 
     def irfft(self, x, n):
-        return scipy.fft.irfft(x, n, axis=-1, workers=config.threads)
+        return scipy.fft.irfft(x, n, axis=-1, workers=config.effective_threads())
 
     def fft(self, x, n):
-        return scipy.fft.fft(x, n, axis=-1, workers=config.threads)
+        return scipy.fft.fft(x, n, axis=-1, workers=config.effective_threads())
 
     def ifft(self, x, n):
-        return scipy.fft.ifft(x, n, axis=-1, workers=config.threads)
+        return scipy.fft.ifft(x, n, axis=-1, workers=config.effective_threads())
 
     def next_fast_len(self, n: int, real: bool) -> int:
         return scipy.fft.next_fast_len(n, real)
