@@ -1,10 +1,12 @@
 """The `auto` cost models: the CPU table and the GPU roofline (no GPU needed)."""
 
+import math
 import types
 
 import pytest
 import scipy.fft
 
+from gpuconv._algorithms import choose
 from gpuconv._algorithms.choose import (KNOWN_DEVICES, choose_method, crossover_taps,
                                         estimate, fft_passes, gpu_estimate)
 from gpuconv._plan import Request
@@ -59,7 +61,38 @@ def test_fft_passes():
     assert [fft_passes(n) for n in (2, 4096, 4097, 2**24, 2**24 + 1)] == [1, 1, 2, 2, 3]
 
 
-def test_cpu_table_picks_direct_for_short_and_fft_for_long_kernels():
+def test_cpu_table_picks_direct_for_short_and_fft_for_long_kernels(default_costs):
     cpu = backend_named("numpy")
     assert choose_method(cpu, same(64, 65536, 7), "float32") == "direct"
     assert choose_method(cpu, same(16, 262144, 4095), "float32") in ("fft", "oa")
+
+
+@pytest.fixture
+def default_costs(tmp_path, monkeypatch):
+    """No measured table: the built-in defaults."""
+    monkeypatch.setenv("GPUCONV_CACHE_DIR", str(tmp_path))
+    choose.forget_loaded_costs()
+    yield choose.DEFAULT_COSTS
+    choose.forget_loaded_costs()
+
+
+def test_cpu_estimate_is_work_times_constants(default_costs):
+    costs = default_costs
+    request = same(4, 1000, 5)
+    times = choose.cpu_estimate(costs, request, "float64", next_fast_len)
+    direct = 4 * 1000 * (5 * costs["mac"]["float64"] + costs["output"]["float64"])
+    assert times["direct"] == pytest.approx(direct + costs["call"]["direct"])
+    nfft = next_fast_len(1000 + 5 - 1 - 2, True)  # 'same' needs no wrap-free tail
+    transforms = (2 * 4 + 1) * nfft * (math.log2(nfft) * costs["fft"]["float64"]
+                                       + costs["fft_point"]["float64"])
+    assert times["fft"] == pytest.approx(transforms + costs["call"]["fft"])
+    assert estimate(backend_named("numpy"), request, "float64") == times
+
+
+def test_complex_ffts_use_complex_lengths(default_costs):
+    """A complex transform may take an odd fast length that a real one may not."""
+    request = same(1, 1000, 100)
+    lengths = []
+    fake = lambda m, real: lengths.append(real) or next_fast_len(m, real)  # noqa: E731
+    choose.cpu_estimate(default_costs, request, "complex64", fake)
+    assert lengths and not any(lengths)

@@ -1,7 +1,10 @@
 """The ``auto`` method: a per-backend cost model picks direct, FFT or overlap-add.
 
-On the CPU each estimate is (work) x (seconds per unit of work), with the
-constants measured on the project's machine class in `COSTS`. On a GPU the
+On the CPU each estimate is (work) x (seconds per unit of work), with
+constants per dtype measured by ``gpuconv tune`` (`gpuconv._bench.calibrate`):
+the defaults for the project's machine class live in `DEFAULT_COSTS`, and a
+table the user measured with ``gpuconv tune`` on their own machine, stored in
+`costs_path`, takes their place when it is present and valid. On a GPU the
 estimate is a roofline from the device's own figures (`DeviceFigures`: DRAM
 bandwidth and FMA rate), with cuFFT as a bandwidth-bound multi-pass transform:
 unlike ``cupy.convolve``, which always takes FFT for floats, a short kernel
@@ -13,31 +16,179 @@ results stay exact; for floats the choice changes only the rounding error
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import os
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 from .._plan import Request, overlap_add_block
 from .fft import transform_length
 
-#: Seconds per unit of work on each backend (float64 real; other dtypes
-#: scale by `DTYPE_SCALE`). ``mac``: one direct multiply-add; ``fft``: one
-#: ``n log2 n`` unit of a real transform; ``call``: fixed cost per method call.
-#: numpy: ``python -m benchmarks.calibrate`` on the project's 2-core AVX-512
-#: machine class (2 threads); other CPU backends (the emulator) share it.
-COSTS = {
-    "numpy": {"mac": 1.4e-10, "fft": 4.0e-10, "call": {"direct": 2e-6, "fft": 2e-5, "oa": 6e-5}},
+# --------------------------------------------------------------------------
+# CPU: a cost table measured by `gpuconv tune`
+# --------------------------------------------------------------------------
+
+#: The dtypes the cost model knows; integers and booleans always go direct.
+COST_DTYPES = ("float32", "float64", "complex64", "complex128")
+
+#: What each entry of a cost table means (seconds per unit), by key:
+#: ``mac`` one direct multiply-add; ``output`` one direct output beyond its
+#: multiply-adds (loads, stores, staging); ``fft`` one ``n log2 n`` unit of a
+#: whole-row transform and ``fft_point`` one of its points (spectral product,
+#: padding, copies); ``oa`` and ``oa_point`` the same for overlap-add's
+#: block transforms, which stay in cache; ``call`` a fixed cost per call of
+#: each method. All but ``call`` are per dtype.
+COST_KEYS = ("mac", "output", "fft", "fft_point", "oa", "oa_point")
+CALL_KEYS = ("direct", "fft", "oa")
+
+#: Defaults for the project's CPU machine class (2-core Xeon with AVX-512,
+#: 2 threads), measured by ``gpuconv tune`` there (see docs/performance.md).
+#: Other CPU backends (the host emulator) share them.
+DEFAULT_COSTS = {
+    "mac": {"float32": 1.4e-10, "float64": 1.4e-10, "complex64": 2.4e-10, "complex128": 4.2e-10},
+    "output": {"float32": 1e-10, "float64": 1e-10, "complex64": 2e-10, "complex128": 4e-10},
+    "fft": {"float32": 2.4e-10, "float64": 4.0e-10, "complex64": 4.8e-10, "complex128": 8.0e-10},
+    "fft_point": {"float32": 1e-9, "float64": 1e-9, "complex64": 2e-9, "complex128": 2e-9},
+    "oa": {"float32": 2.4e-10, "float64": 4.0e-10, "complex64": 4.8e-10, "complex128": 8.0e-10},
+    "oa_point": {"float32": 2e-9, "float64": 2e-9, "complex64": 4e-9, "complex128": 4e-9},
+    "call": {"direct": 2e-6, "fft": 2e-5, "oa": 6e-5},
 }
 
-#: Cost of a dtype relative to float64 for (direct, fft). The direct kernel is
-#: bound by L1 traffic, so float32 gains little there; complex arithmetic is
-#: four real multiplies on two-word data, and a complex FFT costs about
-#: twice a real one.
-DTYPE_SCALE = {
-    "float32": (1.0, 0.6),
-    "float64": (1.0, 1.0),
-    "complex64": (1.7, 1.2),
-    "complex128": (3.0, 2.0),
-}
+#: Environment variable naming the directory of the measured cost table.
+CACHE_DIR_VARIABLE = "GPUCONV_CACHE_DIR"
+#: Version of the cost file's layout; a file of another version is ignored.
+COSTS_FORMAT = 2
+
+
+def cache_dir() -> Path:
+    """Where gpuconv keeps what it measured on this machine.
+
+    ``$GPUCONV_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/gpuconv``, else
+    ``~/.cache/gpuconv``.
+
+    >>> import os
+    >>> os.environ["GPUCONV_CACHE_DIR"] = "/tmp/gpuconv-doctest"
+    >>> str(cache_dir())
+    '/tmp/gpuconv-doctest'
+    >>> del os.environ["GPUCONV_CACHE_DIR"]
+    """
+    return _cache_dir(os.environ.get(CACHE_DIR_VARIABLE), os.environ.get("XDG_CACHE_HOME"))
+
+
+def _cache_dir(explicit: str | None, xdg: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    if xdg:
+        return Path(xdg) / "gpuconv"
+    return Path.home() / ".cache" / "gpuconv"
+
+
+def costs_path() -> Path:
+    """The file ``gpuconv tune`` writes and `costs_in_use` reads."""
+    return cache_dir() / "costs.json"
+
+
+def validate_costs(table) -> dict:
+    """A copy of cost ``table`` as plain floats; ValueError naming the first bad entry.
+
+    >>> validate_costs(DEFAULT_COSTS) == DEFAULT_COSTS
+    True
+    >>> validate_costs({**DEFAULT_COSTS, "mac": {"float32": -1.0}})
+    Traceback (most recent call last):
+    ...
+    ValueError: costs['mac']['float32'] must be a finite number of seconds in [0, 1), got -1.0
+    """
+    if not isinstance(table, dict):
+        raise ValueError(f"the cost table must be a JSON object, got {type(table).__name__}")
+    checked = {}
+    for key, names in [*((key, COST_DTYPES) for key in COST_KEYS), ("call", CALL_KEYS)]:
+        entry = table.get(key)
+        if not isinstance(entry, dict):
+            raise ValueError(f"costs[{key!r}] must be an object with keys {', '.join(names)}")
+        checked[key] = {}
+        for name in names:
+            value = entry.get(name)
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                  and math.isfinite(value) and 0 <= value < 1)
+            if not ok:
+                raise ValueError(f"costs[{key!r}][{name!r}] must be a finite number of "
+                                 f"seconds in [0, 1), got {value!r}")
+            checked[key][name] = float(value)
+    return checked
+
+
+def costs_in_use() -> tuple[dict, str]:
+    """The CPU cost table `estimate` uses, and where it came from.
+
+    The table ``gpuconv tune`` stored at `costs_path` when there is one and it
+    is valid; otherwise `DEFAULT_COSTS` (a file that cannot be used gives a
+    warning once, naming the file and what is wrong with it).
+
+    >>> table, source = costs_in_use()
+    >>> sorted(table) == sorted(COST_KEYS + ("call",))
+    True
+    """
+    return _load_costs(costs_path())
+
+
+@functools.cache
+def _load_costs(path: Path) -> tuple[dict, str]:
+    defaults = DEFAULT_COSTS, "built-in defaults (gpuconv._algorithms.choose.DEFAULT_COSTS)"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return defaults
+    except OSError as error:
+        warnings.warn(f"gpuconv: cannot read the cost table {path} ({error}); "
+                      "using the built-in defaults", RuntimeWarning, stacklevel=4)
+        return defaults
+    try:
+        document = json.loads(text)
+        if not isinstance(document, dict) or document.get("format") != COSTS_FORMAT:
+            raise ValueError(f"not a gpuconv cost table of format {COSTS_FORMAT}")
+        return validate_costs(document.get("costs")), str(path)
+    except ValueError as error:  # json.JSONDecodeError is a ValueError
+        warnings.warn(f"gpuconv: ignoring the cost table {path}: {error}; using the built-in "
+                      "defaults (run `gpuconv tune` to measure it again)",
+                      RuntimeWarning, stacklevel=4)
+        return defaults
+
+
+def forget_loaded_costs() -> None:
+    """Make the next estimate read the cost file again (after ``gpuconv tune``)."""
+    _load_costs.cache_clear()
+
+
+def cpu_estimate(costs: dict, request: Request, dtype_name: str,
+                 next_fast_len) -> dict[str, float]:
+    """Seconds of each method for ``request`` under CPU cost table ``costs``.
+
+    >>> import scipy.fft
+    >>> request = Request(rows=64, n=65536, k=7, kernel_rows=1, start=3, out_len=65536)
+    >>> times = cpu_estimate(DEFAULT_COSTS, request, "float32", scipy.fft.next_fast_len)
+    >>> min(times, key=times.get)
+    'direct'
+    """
+    rows, n, k = request.rows, request.n, request.k
+    calls = costs["call"]
+
+    def transforms(count, length, per_unit, per_point):
+        return count * length * (math.log2(max(length, 2)) * per_unit + per_point)
+
+    direct = rows * request.out_len * (request.taps_per_output * costs["mac"][dtype_name]
+                                       + costs["output"][dtype_name])
+    real = not dtype_name.startswith("complex")
+    nfft = next_fast_len(transform_length(n, k, request.start, request.out_len), real)
+    fft = transforms(2 * rows + request.kernel_rows, nfft,
+                     costs["fft"][dtype_name], costs["fft_point"][dtype_name])
+    block, oa_nfft = overlap_add_block(n, k, lambda m: next_fast_len(m, real))
+    blocks = math.ceil(n / block)
+    oa = transforms(2 * rows * blocks + request.kernel_rows, oa_nfft,
+                    costs["oa"][dtype_name], costs["oa_point"][dtype_name])
+    return {"direct": direct + calls["direct"], "fft": fft + calls["fft"], "oa": oa + calls["oa"]}
 
 
 def estimate(backend, request: Request, dtype_name: str) -> dict[str, float]:
@@ -45,30 +196,12 @@ def estimate(backend, request: Request, dtype_name: str) -> dict[str, float]:
     figures = getattr(backend, "figures", None)
     if figures is not None:
         return gpu_estimate(figures, request, dtype_name, backend.next_fast_len)
-    costs = COSTS.get(backend.name, COSTS["numpy"])
-    direct_scale, fft_scale = DTYPE_SCALE.get(dtype_name, (1.0, 1.0))
-    rows, n, k = request.rows, request.n, request.k
-
-    def transform(length, count):
-        return count * length * math.log2(max(length, 2)) * costs["fft"] * fft_scale
-
-    taps = request.taps_per_output
-    direct = rows * request.out_len * taps * costs["mac"] * direct_scale
-    nfft = backend.next_fast_len(transform_length(n, k, request.start, request.out_len), real=True)
-    fft = transform(nfft, 2 * rows + request.kernel_rows)
-    block, oa_nfft = overlap_add_block(n, k, lambda m: backend.next_fast_len(m, real=True))
-    blocks = math.ceil(n / block)
-    oa = transform(oa_nfft, 2 * rows * blocks + request.kernel_rows)
-    return {
-        "direct": direct + costs["call"]["direct"],
-        "fft": fft + costs["call"]["fft"],
-        "oa": oa + costs["call"]["oa"],
-    }
+    return cpu_estimate(costs_in_use()[0], request, dtype_name, backend.next_fast_len)
 
 
 def choose_method(backend, request: Request, dtype_name: str) -> str:
     """The cheapest method for ``request``; ``'direct'`` for exact dtypes."""
-    if dtype_name not in DTYPE_SCALE:  # integers and booleans: exact arithmetic
+    if dtype_name not in COST_DTYPES:  # integers and booleans: exact arithmetic
         return "direct"
     times = estimate(backend, request, dtype_name)
     return min(times, key=times.get)
