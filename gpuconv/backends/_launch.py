@@ -3,8 +3,9 @@
 The host side of the CUDA direct kernel is pure Python: `direct_launches`
 turns arrays and a window into `Launch` records (kernel name expression,
 grid, block, dynamic shared bytes, arguments with explicit NumPy scalar
-dtypes, and the arrays to copy into ``__constant__`` memory first). A launcher executes them: `CupyLauncher` through ``cupy.RawModule``
-on the current device; the host emulator (`gpuconv.backends._emulator`) on
+dtypes, and the arrays to copy into ``__constant__`` memory first). A
+launcher executes them: `CupyLauncher` through ``cupy.RawModule`` on the
+current device and stream; the host emulator (`gpuconv.backends._emulator`) on
 the CPU, which is how CI checks the very descriptions the GPU would receive.
 `CudaDirect` is the backend's direct method built on the two.
 """

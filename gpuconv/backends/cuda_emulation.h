@@ -97,7 +97,8 @@ void launch(void (*kernel)(A...), dim3 grid, dim3 block, std::size_t shared, voi
     for (unsigned bz = 0; bz < grid.z; ++bz)
         for (unsigned by = 0; by < grid.y; ++by)
             for (unsigned bx = 0; bx < grid.x; ++bx) {
-                std::memset(gc_shared_raw, 0xFF, std::min(gc_shared_capacity, shared + gc_poison_margin));
+                const std::size_t poisoned = std::min(gc_shared_capacity, shared + gc_poison_margin);
+                std::memset(gc_shared_raw, 0xFF, poisoned);
 #pragma omp parallel num_threads(threads)
                 {
                     if (omp_get_num_threads() != threads) std::abort();  // a short team deadlocks

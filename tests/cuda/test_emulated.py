@@ -164,7 +164,9 @@ def test_views_at_odd_offsets_and_row_strides(cuda_direct, dtype):
     flat = make(rng, rows * n + 8, dtype)
     views = [flat[offset:offset + rows * n].reshape(rows, n) for offset in (1, 2, 3)]
     base = make(rng, (2 * rows, n + 2), dtype)
-    views += [base[::2, 1:n + 1], base[::-2, 3:], base[1:, :n]]  # row strides, no copy
+    # Row strides (a negative one, and 0 for a row broadcast over the batch): no copy.
+    views += [base[::2, 1:n + 1], base[::-2, 3:], base[1:, :n],
+              np.broadcast_to(base[0, 1:], (2, n + 1))]
     for x, k in itertools.product(views, (5, 40)):
         w = make(rng, (1, k), dtype)
         before = x.copy()
