@@ -3,9 +3,11 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import gpuconv
+import gpuconv.cli
 
 
 def gpuconv_cli(*args):
@@ -19,8 +21,33 @@ def test_demo_runs_and_checks_against_numpy():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("gpuconv demo: 3 signals x 5000 samples")
-    assert [line.split()[0] for line in lines[2:4]] == ["1", "2"]
+    assert [line.split()[:2] for line in lines[2:5]] == [["0", "Conv1d(1,"], ["1", "ReLU()"],
+                                                         ["2", "Conv1d(16,"]]
+    assert "(3, 16, 2500)" in lines[2] and "(3, 16, 2500)" in lines[4]
     assert lines[-1].startswith("OK: max relative error")
+
+
+def test_demo_exits_1_when_a_layer_does_not_match(monkeypatch, capsys):
+    """A reference that disagrees (here: shifted by 1e-3) fails the check."""
+    from gpuconv.cli import demo
+
+    exact = demo.reference_conv
+    monkeypatch.setattr(demo, "reference_conv", lambda *args: exact(*args) + 1e-3)
+    assert gpuconv.cli.main(["demo", "--device", "cpu", "--batch", "2", "--length", "300",
+                             "--repeat", "1"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1].startswith("MISMATCH")
+
+
+def test_demo_reference_is_the_definition():
+    """The demo's NumPy reference against a loop over the definition."""
+    from gpuconv.cli import demo
+
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 3, 20)), rng.standard_normal((4, 3, 5)), rng.standard_normal(4)
+    xpad = np.pad(x, ((0, 0), (0, 0), (2, 2)))
+    expected = np.array([[[b[o] + np.sum(w[o] * xpad[n, :, 2 * t:2 * t + 5]) for t in range(10)]
+                          for o in range(4)] for n in range(2)])
+    np.testing.assert_allclose(demo.reference_conv(x, w, b, 2, 2), expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.skipif(any(s.name == "cupy" and s.usable for s in gpuconv.backends.available()),

@@ -163,12 +163,12 @@ def test_tile_shape_respects_the_budget(monkeypatch):
     backend = gpuconv.backends.backend_named("numpy")
     monkeypatch.setattr(gpuconv.config, "max_workspace_bytes", 10_000)
     from gpuconv.nn._im2col import tile_shape
-    n_tile, t_tile = tile_shape(backend, batch=32, rows=144, out_channels=16, out_len=32768,
-                                itemsize=4)
-    assert n_tile * t_tile * (144 + 16) * 4 <= 10_000
-    assert (n_tile, t_tile) == (1, 15)
+    n_tile, t_tile = tile_shape(backend, batch=32, rows=144, out_len=32768, itemsize=4)
+    assert n_tile * t_tile * 144 * 4 <= 10_000
+    assert (n_tile, t_tile) == (1, 17)
+    assert tile_shape(backend, 32, 9, 10, 4) == (27, 10)  # whole signals, several per tile
     monkeypatch.setattr(gpuconv.config, "max_workspace_bytes", 1)
-    assert tile_shape(backend, 32, 144, 16, 32768, 4) == (1, 1)
+    assert tile_shape(backend, 32, 144, 32768, 4) == (1, 1)
 
 
 def test_float32_stays_float32_and_inputs_are_unchanged():
