@@ -28,19 +28,24 @@ def oa_convolve(backend, x, w, request):
     blocks = math.ceil(n / block)
     device = array_api_compat.device(x)
 
-    padded = xp.zeros((rows, blocks * block), dtype=x.dtype, device=device)
-    padded[:, :n] = x
-    padded = xp.reshape(padded, (rows, blocks, block))
+    # Blocks laid out at the transform length already: one copy of the input,
+    # where padding each block to nfft in the transform would be a second.
+    padded = xp.empty((rows, blocks, nfft), dtype=x.dtype, device=device)
+    whole = (blocks - 1) * block
+    padded[:, :blocks - 1, :block] = xp.reshape(x[:, :whole], (rows, blocks - 1, block))
+    padded[:, blocks - 1, :n - whole] = x[:, whole:]
+    padded[:, blocks - 1, n - whole:] = 0
+    padded[:, :blocks - 1, block:] = 0
     x_hat, w_hat, inverse = spectra(backend, padded, w[:, None, :], nfft)
     x_hat *= w_hat
     pieces = inverse(x_hat, nfft)  # (rows, blocks, nfft); block + k - 1 <= nfft
 
-    full = xp.zeros((rows, blocks * block + k - 1), dtype=x.dtype, device=device)
-    full[:, :blocks * block] = xp.reshape(pieces[..., :block], (rows, blocks * block))
-    if k > 1:
-        # Block b's tail (k - 1 <= block samples) lands at the head of block b + 1.
-        tails = xp.zeros((rows, blocks, block), dtype=x.dtype, device=device)
-        tails[..., :k - 1] = pieces[..., block:block + k - 1]
-        tails = xp.reshape(tails, (rows, blocks * block))
-        full[:, block:] += tails[:, :full.shape[1] - block]
+    full = xp.empty((rows, blocks * block + k - 1), dtype=x.dtype, device=device)
+    body = xp.reshape(full[:, :blocks * block], (rows, blocks, block), copy=False)  # a view
+    body[...] = pieces[..., :block]
+    full[:, blocks * block:] = pieces[:, -1, block:block + k - 1]
+    if k > 1 and blocks > 1:
+        # Block b's tail (k - 1 <= block samples) lands on the head of block b + 1:
+        # added in place, without a zero-padded copy of every tail.
+        body[:, 1:, :k - 1] += pieces[:, :-1, block:block + k - 1]
     return full[:, start:start + out_len]
