@@ -4,9 +4,16 @@ Every call becomes a ``'valid'`` convolution of an *extended* array: the
 signal is padded along `axis` by the boundary rule (`dask.array.pad`) and cut
 to exactly the samples the outputs read, then `dask.array.map_overlap` gives
 each chunk along `axis` a halo of ``k - 1`` samples from its left neighbour
-(chunks shorter than the kernel are merged first) and each block is convolved
-in ``'valid'`` mode by `gpuconv.convolve` or `gpuconv.ndimage`. Blocks keep their array type: NumPy chunks run on the CPU
+(chunks shorter than the kernel are merged with a neighbour first) and each
+block is convolved in ``'valid'`` mode by `gpuconv.convolve` or
+`gpuconv.ndimage`. Blocks keep their array type: NumPy chunks run on the CPU
 backend, CuPy chunks on the GPU. Needs the ``dask`` extra.
+
+Memory: a task holds its chunk, the halo and its output. When many rows are
+each split into several chunks along `axis` and the results go to
+`dask.array.store`, Dask's task order may load one chunk of every row before
+it finishes any row; store groups of rows in turn to keep the peak bounded
+(docs/dask.md, "Bigger than memory").
 """
 
 from __future__ import annotations
@@ -219,7 +226,7 @@ def _valid(xe, k, axis, block, dtype):
     """
     sizes = xe.chunks[axis]
     if min(sizes) < k:  # every block must hold a whole kernel
-        xe = xe.rechunk({axis: _chunks_of_at_least(xe.shape[axis], max(k, max(sizes)), k)})
+        xe = xe.rechunk({axis: _merge_short_chunks(sizes, k)})
         sizes = xe.chunks[axis]
     chunks = list(xe.chunks)
     chunks[axis] = (sizes[0] - (k - 1),) + sizes[1:]
@@ -231,12 +238,25 @@ def _valid(xe, k, axis, block, dtype):
                           allow_rechunk=False, chunks=tuple(chunks), dtype=dtype, meta=meta)
 
 
-def _chunks_of_at_least(total, size, k):
-    """Chunks of `size` covering `total`, a short last one merged into its neighbour."""
-    chunks = [size] * (total // size)
-    rest = total - size * len(chunks)
-    if rest and (rest >= k or not chunks):
-        chunks.append(rest)
-    elif rest:
-        chunks[-1] += rest
-    return tuple(chunks)
+def _merge_short_chunks(sizes, k):
+    """Chunk sizes with every chunk at least ``k``, made by merging neighbours.
+
+    Only chunks shorter than ``k`` (the pieces `dask.array.pad` adds at the
+    ends, or a user's small chunks) are merged; the other boundaries stay
+    where they are, so the rechunk concatenates a few pieces and never
+    re-cuts every chunk. ``sum(sizes) >= k``.
+
+    >>> _merge_short_chunks((64, 1000, 1000, 1, 63), 129)
+    (1064, 1064)
+    >>> _merge_short_chunks((3, 3, 3, 3, 1), 5)
+    (6, 7)
+    """
+    merged, pending = [], 0
+    for size in sizes:
+        pending += size
+        if pending >= k:
+            merged.append(pending)
+            pending = 0
+    if pending:  # a short remainder joins the last chunk
+        merged[-1] += pending
+    return tuple(merged)

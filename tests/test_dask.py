@@ -98,6 +98,18 @@ def test_lazy_chunks_and_meta():
     assert [b.shape for b in blocks] == [(r, c) for r in out.chunks[0] for c in out.chunks[1]]
 
 
+def test_only_short_chunks_are_merged():
+    """The pads (4 samples each side for 9 taps) join the end chunks; the inner
+    chunk boundaries stay, so no chunk is re-cut."""
+    x = np.arange(4000.0).reshape(2, 2000)
+    y = gd.convolve1d(chunked(x, (1, 500)), np.ones(9), mode="reflect")
+    # padded: (4, 500, 500, 500, 500, 4) -> (504, 500, 500, 504); the first
+    # block has no halo, so 8 fewer outputs
+    assert y.chunks[1] == (496, 500, 500, 504)
+    assert_conv(y.compute(), ref_func("convolve1d", "reflect", 0, 0.0), x, np.ones(9),
+                method="auto", taps=9, scale_func=scale_func(0.0))
+
+
 def test_uses_map_overlap_with_a_one_sided_halo(monkeypatch):
     calls = []
     map_overlap = da.map_overlap
