@@ -1,18 +1,5 @@
-"""Timing shared by the benchmarks: medians of repeated runs after a warm-up."""
+"""Timing shared by the benchmark scripts: the package's own (`gpuconv._bench.timing`)."""
 
-from __future__ import annotations
+from gpuconv._bench.timing import fastest_seconds, median_seconds
 
-import statistics
-import time
-
-
-def median_seconds(func, repeats: int = 7) -> float:
-    """Median wall time of ``func()`` over ``repeats`` runs, after one warm-up
-    run (JIT compilation, FFT plans, caches)."""
-    func()
-    times = []
-    for _ in range(repeats):
-        begin = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - begin)
-    return statistics.median(times)
+__all__ = ["fastest_seconds", "median_seconds"]

@@ -1,40 +1,32 @@
-"""Measure the CPU cost-model constants of `gpuconv._algorithms.choose.COSTS`.
+"""Measure the CPU cost-model constants of `gpuconv._algorithms.choose` and print them.
 
-Run with ``python -m benchmarks.calibrate`` (OpenBLAS variables do not matter
-here: no BLAS call is timed). Prints seconds per direct multiply-add and per
-``n log2 n`` unit of a real FFT for float64, from medians of repeated runs of
-the backend's own kernels on cache-resident and streaming sizes, in the form
-of a `COSTS` row to paste into the table.
+Run with ``python -m benchmarks.calibrate [--quick]``. The same measurement as
+``gpuconv tune --dry-run`` (`gpuconv._bench.calibrate`), printed as a
+``DEFAULT_COSTS`` table to paste into ``gpuconv/_algorithms/choose.py`` when
+the defaults for the project's machine class are refreshed. Run it on a quiet
+machine; no BLAS call is timed.
 """
 
 from __future__ import annotations
 
-import math
-import statistics
+import json
+import sys
 
-import numpy as np
-
-from benchmarks._timing import median_seconds
-from gpuconv._algorithms.direct import direct
-from gpuconv._algorithms.fft import fft_convolve
-from gpuconv._plan import Request
-from gpuconv.backends import backend_named
+from gpuconv._bench.calibrate import calibrate
 
 
 def main() -> None:
-    backend = backend_named("numpy")
-    rng = np.random.default_rng(0)
-    mac, fft = [], []
-    for rows, n, k in [(64, 65536, 15), (64, 65536, 63), (8, 2**20, 31)]:
-        x = rng.standard_normal((rows, n))
-        w = rng.standard_normal((1, k))
-        valid = Request(rows=rows, n=n, k=k, kernel_rows=1, start=k - 1, out_len=n - k + 1)
-        t = median_seconds(lambda: direct(backend, x, w, valid))
-        mac.append(t / (rows * (n - k + 1) * k))
-        nfft = backend.next_fast_len(n, real=True)
-        t = median_seconds(lambda: fft_convolve(backend, x, w, valid))
-        fft.append(t / ((2 * rows + 1) * nfft * math.log2(nfft)))
-    print(f'"numpy": {{"mac": {statistics.median(mac):.2e}, "fft": {statistics.median(fft):.2e}, ...}}')
+    document = calibrate(quick="--quick" in sys.argv[1:],
+                         log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"# {document['machine']}, {document['threads']} threads, {document['created']}")
+    print("# worst relative misfit of each fit: " + ", ".join(
+        f"{name} {value:.2f}" for name, value in document["misfit"].items()))
+    costs = {key: {name: float(f"{value:.2g}") for name, value in entry.items()}
+             for key, entry in document["costs"].items()}
+    print("DEFAULT_COSTS = {")
+    for key, entry in costs.items():
+        print(f"    {json.dumps(key)}: {json.dumps(entry)},")
+    print("}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The GPU run CI cannot do: on a machine with an NVIDIA GPU, install the CUDA
 # extra and run the whole test suite (the `cupy` member of the backend fixture
-# enables itself when a device is usable), the demo on the GPU, and the static
-# kernel report. Usage: scripts/gpu-check.sh [cuda12|cuda13]
+# enables itself when a device is usable), the demo on the GPU, the static
+# kernel report, and the benchmark against CuPy (and PyTorch CUDA when
+# installed), whose tables land in gpu-bench.md.
+# Usage: scripts/gpu-check.sh [cuda12|cuda13]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +18,4 @@ python3 -m venv "$venv"
 "$venv/bin/python" -m pytest
 "$venv/bin/gpuconv" demo --device cuda
 "$venv/bin/gpuconv" kernels
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$venv/bin/gpuconv" bench --device cuda --markdown gpu-bench.md

@@ -102,7 +102,8 @@ def calibrate(backend=None, *, quick: bool = False, log=None) -> dict:
     sizes = QUICK_SIZES if quick else SIZES
     calls = {}
     for method in CALL_KEYS:
-        calls[method] = _time(backend, method, *TINY, "float64", repeats)
+        # Many runs: on a busy machine a parallel call often waits for a core.
+        calls[method] = _time(backend, method, *TINY, "float64", 5 * repeats)
     costs = {key: {} for key in ("mac", "output", "fft", "fft_point", "oa", "oa_point")}
     misfits = {}
     names = {"direct": ("mac", "output"), "fft": ("fft", "fft_point"), "oa": ("oa", "oa_point")}
