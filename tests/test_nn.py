@@ -485,3 +485,32 @@ def test_geometry_helpers_are_pure():
     assert (g.batch, g.out_channels, g.out_len, g.left, g.right) == (4, 16, 32768, 4, 4)
     g = functional.conv_geometry((1000, 8), (4, 8, 2), padding="same", channels_last=True)
     assert (g.batch, g.in_channels, g.out_channels, g.left, g.right) == (None, 8, 2, 1, 2)
+
+
+def test_allow_tf32_sets_cublas_compute_type_only_inside_the_call(monkeypatch):
+    """The CuPy switch, through a stand-in for ``cupy._core._routines_linalg``:
+    TF32 only when asked, exact FP32 otherwise, the previous setting restored."""
+    import sys
+    import types
+
+    from gpuconv.nn import _im2col
+
+    calls = []
+    linalg = types.SimpleNamespace(COMPUTE_TYPE_DEFAULT=1, COMPUTE_TYPE_TF32=7,
+                                   get_compute_type=lambda dtype: 7,  # as under CUPY_TF32=1
+                                   set_compute_type=lambda dtype, kind: calls.append((dtype, kind)))
+    core = types.ModuleType("cupy._core")
+    core._routines_linalg = linalg
+    monkeypatch.setitem(sys.modules, "cupy", types.ModuleType("cupy"))
+    monkeypatch.setitem(sys.modules, "cupy._core", core)
+    monkeypatch.setitem(sys.modules, "cupy._core._routines_linalg", linalg)
+    cupy_backend = types.SimpleNamespace(name="cupy")
+    for allow, inside in ((False, 1), (True, 7)):
+        calls.clear()
+        with _im2col._tf32(cupy_backend, allow):
+            assert calls == [("f", inside)]
+        assert calls[-1] == ("f", 7)
+    calls.clear()
+    with _im2col._tf32(types.SimpleNamespace(name="numpy"), True):
+        pass
+    assert calls == []
