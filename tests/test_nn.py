@@ -514,3 +514,16 @@ def test_allow_tf32_sets_cublas_compute_type_only_inside_the_call(monkeypatch):
     with _im2col._tf32(types.SimpleNamespace(name="numpy"), True):
         pass
     assert calls == []
+
+
+@pytest.mark.parametrize("groups, c_out", [(1, 4), (3, 3)])
+def test_non_contiguous_and_negative_stride_inputs(groups, c_out):
+    rng = np.random.default_rng(11)
+    base_x = rng.standard_normal((4, 6, 90))
+    base_w = rng.standard_normal((c_out, 3 // groups * 2, 8))
+    x = base_x[::-2, ::2, ::-1]                    # (2, 3, 90), every stride odd
+    w = base_w[:, ::2, ::-2]                       # (c_out, 3 // groups, 4)
+    options = dict(stride=2, padding=(2, 3), dilation=2, groups=groups, padding_mode="replicate")
+    check_conv(nn.conv1d(x, w, None, **options), x, w, None, "float64", **options)
+    got = nn.max_pool1d(x, 3, 2, 1)
+    np.testing.assert_array_equal(got, reference_pool(x, "max", 3, 2, 1))
