@@ -113,8 +113,11 @@ def test_only_short_chunks_are_merged():
 def test_uses_map_overlap_with_a_one_sided_halo(monkeypatch):
     calls = []
     map_overlap = da.map_overlap
-    monkeypatch.setattr(da, "map_overlap",
-                        lambda *args, **kwargs: calls.append(kwargs) or map_overlap(*args, **kwargs))
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return map_overlap(*args, **kwargs)
+
+    monkeypatch.setattr(da, "map_overlap", spy)
     x = np.arange(30.0)
     got = gd.convolve(chunked(x, 4), np.ones(6), "full", method="direct").compute()
     assert [(c["depth"], c["boundary"], c["trim"]) for c in calls] == [({0: (5, 0)}, "none", False)]
