@@ -118,17 +118,27 @@ def _sample(xr, m, boundary, fill):
     n = xr.size
     if 0 <= m < n:
         return xr[m]
+    # The first reflection needs no division (kernels shorter than the row);
+    # the modulo (tens of cycles) only for samples further out.
     if boundary == _REFLECT:  # d c b a | a b c d | d c b a
-        r = m % (2 * n)
+        r = m if -n <= m < 2 * n else m % (2 * n)
+        if r < 0:
+            r = -1 - r
         return xr[r if r < n else 2 * n - 1 - r]
     if boundary == _MIRROR:  # d c b | a b c d | c b a
         if n == 1:
             return xr[0]
-        r = m % (2 * n - 2)
+        r = m if -(n - 1) <= m < 2 * n - 2 else m % (2 * n - 2)
+        if r < 0:
+            r = -r
         return xr[r if r < n else 2 * n - 2 - r]
     if boundary == _NEAREST:
         return xr[0] if m < 0 else xr[n - 1]
     if boundary == _WRAP:
+        if -n <= m < 0:
+            return xr[m + n]
+        if n <= m < 2 * n:
+            return xr[m - n]
         return xr[m % n]
     return fill  # constant, or zero
 
@@ -175,7 +185,7 @@ def _skip_missing(acc, xr, wr, first):
 # ---------------------------------------------------------------------------
 
 @numba.njit(parallel=True, **_FLAGS)
-def direct_rows(x, w, start, out, boundary, fill, finite_weights):
+def direct_rows(x, w, start, out, boundary, fill, finite_weights, chunks):
     """``out[r, t] = sum_i w[r or 0, i] * x_ext[r, start + t - i]``.
 
     Parameters
@@ -193,6 +203,9 @@ def direct_rows(x, w, start, out, boundary, fill, finite_weights):
     finite_weights : bool
         Every weight is finite, so a zero boundary may be staged as zeros
         (a product with a staged zero adds exactly ``+-0``).
+    chunks : int
+        Parallel chunks of consecutive jobs (a few per thread). Only the
+        schedule depends on it, never a result.
     """
     rows, n = x.shape
     kernel_rows, k = w.shape
@@ -203,39 +216,53 @@ def direct_rows(x, w, start, out, boundary, fill, finite_weights):
         tiles, rows_per_job = 1, max(1, TILE // out_len)
     row_groups = (rows + rows_per_job - 1) // rows_per_job
     zero_boundary = boundary == _ZERO
-    for job in numba.prange(row_groups * tiles):
-        r0 = (job // tiles) * rows_per_job
-        t0 = (job % tiles) * TILE
-        t1 = min(t0 + TILE, out_len)
-        count = t1 - t0
-        window = np.empty(0, dtype=x.dtype)
-        for r in range(r0, min(r0 + rows_per_job, rows)):
-            xr = x[r]
-            wr = w[r if kernel_rows > 1 else 0]
-            acc = out[r, t0:t1]
-            first = start + t0  # the sample output t0 reads with tap 0
-            i_lo, i_hi = 0, k
-            if zero_boundary:  # only the taps that meet the signal in this tile
-                i_lo = min(max(0, first - n + 1), k)
-                i_hi = max(min(k, first + count), i_lo)
-                if i_hi == i_lo:
-                    acc[:] = 0
-                    continue
-            taps = wr[i_lo:i_hi]
-            length = count + i_hi - i_lo - 1  # samples read
-            lowest = first - (i_hi - 1)
-            if lowest >= 0 and lowest + length <= n:  # all inside: read in place
-                samples = xr[lowest:lowest + length]
-            elif zero_boundary and not finite_weights:
-                _skip_missing(acc, xr, wr, first)
+    jobs = row_groups * tiles
+    chunks = max(1, min(chunks, jobs))
+    # Consecutive jobs in chunks, so the staging window is allocated once a
+    # chunk rather than once a job (Numba's thread id is not cacheable).
+    for chunk in numba.prange(chunks):
+        window = np.empty(min(TILE, out_len) + k - 1, dtype=x.dtype)
+        for job in range(chunk * jobs // chunks, (chunk + 1) * jobs // chunks):
+            _run_job(x, w, start, out, boundary, fill, finite_weights, zero_boundary,
+                     job, tiles, rows_per_job, window)
+
+
+@numba.njit(**_FLAGS)
+def _run_job(x, w, start, out, boundary, fill, finite_weights, zero_boundary,
+             job, tiles, rows_per_job, window):
+    """One job of `direct_rows`: a tile of one row, or a group of short rows."""
+    rows, n = x.shape
+    kernel_rows, k = w.shape
+    out_len = out.shape[1]
+    r0 = (job // tiles) * rows_per_job
+    t0 = (job % tiles) * TILE
+    t1 = min(t0 + TILE, out_len)
+    count = t1 - t0
+    for r in range(r0, min(r0 + rows_per_job, rows)):
+        xr = x[r]
+        wr = w[r if kernel_rows > 1 else 0]
+        acc = out[r, t0:t1]
+        first = start + t0  # the sample output t0 reads with tap 0
+        i_lo, i_hi = 0, k
+        if zero_boundary:  # only the taps that meet the signal in this tile
+            i_lo = min(max(0, first - n + 1), k)
+            i_hi = max(min(k, first + count), i_lo)
+            if i_hi == i_lo:
+                acc[:] = 0
                 continue
-            else:
-                if window.size < length:
-                    window = np.empty(max(length, min(TILE, out_len) + k - 1), dtype=x.dtype)
-                samples = window[:length]
-                _stage(samples, xr, lowest, boundary, fill[0])
-            # One call site: the passes are compiled (and inlined) once.
-            _correlate_window(acc, samples, taps)
+        taps = wr[i_lo:i_hi]
+        length = count + i_hi - i_lo - 1  # samples read
+        lowest = first - (i_hi - 1)
+        if lowest >= 0 and lowest + length <= n:  # all inside: read in place
+            samples = xr[lowest:lowest + length]
+        elif zero_boundary and not finite_weights:
+            _skip_missing(acc, xr, wr, first)
+            continue
+        else:  # stage the window with the boundary applied
+            samples = window[:length]
+            _stage(samples, xr, lowest, boundary, fill[0])
+        # One call site: the passes are compiled (and inlined) once.
+        _correlate_window(acc, samples, taps)
 
 
 def direct(x: np.ndarray, w: np.ndarray, start: int, out_len: int,
@@ -253,7 +280,7 @@ def direct(x: np.ndarray, w: np.ndarray, start: int, out_len: int,
         fill = np.full(1, cval if boundary == "constant" else 0, dtype=x.dtype)
         finite = bool(np.isfinite(w).all()) if w.dtype.kind in "fc" else True
         direct_rows(x, w, np.int64(start), out, np.int64(BOUNDARY_CODES[boundary]), fill,
-                    finite)
+                    finite, np.int64(4 * numba.get_num_threads()))
     return out
 
 
