@@ -44,15 +44,18 @@ def tile_shape(backend, batch: int, rows: int, out_len: int, itemsize: int) -> t
 
 
 def conv_gemm(backend, x, weight, bias, *, groups: int, stride: int, dilation: int,
-              out_len: int, allow_tf32: bool = False):
-    """Cross-correlate padded ``x`` (N, C_in, L_padded) with ``weight`` (C_out, C_in/groups, K).
+              out_len: int, zero_left: int = 0, allow_tf32: bool = False):
+    """Cross-correlate ``x`` (N, C_in, L) with ``weight`` (C_out, C_in/groups, K).
 
     ``bias`` is (C_out,) or None. Returns (N, C_out, out_len) in ``x``'s dtype
     on its device; ``out[n, o, t] = bias[o] + sum_{c, k} weight[o, c, k] *
-    x[n, group(o) * C_in/groups + c, t * stride + k * dilation]``.
+    x[n, group(o) * C_in/groups + c, t * stride + k * dilation - zero_left]``,
+    where ``x`` is zero outside ``[0, L)``: zero padding is applied while
+    unfolding, so the input is never copied whole (other padding modes come
+    padded).
     """
     xp = backend.xp
-    batch, in_channels, _ = x.shape
+    batch, in_channels, length = x.shape
     out_channels, group_channels, k = weight.shape
     group_out = out_channels // groups
     rows = group_channels * k
@@ -74,13 +77,19 @@ def conv_gemm(backend, x, weight, bias, *, groups: int, stride: int, dilation: i
             for t0 in range(0, out_len, t_tile):
                 t1 = min(t0 + t_tile, out_len)
                 width = t1 - t0
-                # cols[c, tap, n, t] = x[n0 + n, c, (t0 + t) * stride + tap * dilation]
+                # cols[c, tap, n, t] = x[n0 + n, c, (t0 + t) * stride + tap * dilation - zero_left]
                 cols = xp.reshape(buffer[:in_channels * k * signals * width],
                                   (in_channels, k, signals, width))
                 for tap in range(k):
-                    begin = t0 * stride + tap * dilation
-                    view = x[n0:n1, :, begin:begin + (width - 1) * stride + 1:stride]
-                    cols[:, tap, :, :] = xp.permute_dims(view, (1, 0, 2))
+                    lo, hi = _inside(t0, t1, tap * dilation - zero_left, stride, length)
+                    if lo > t0:
+                        cols[:, tap, :, :lo - t0] = 0
+                    if hi < t1:
+                        cols[:, tap, :, max(hi, t0) - t0:] = 0
+                    if lo < hi:
+                        begin = lo * stride + tap * dilation - zero_left
+                        view = x[n0:n1, :, begin:begin + (hi - lo - 1) * stride + 1:stride]
+                        cols[:, tap, :, lo - t0:hi - t0] = xp.permute_dims(view, (1, 0, 2))
                 # C_in = groups * C_in/groups leads, so this reshape is free.
                 cols = xp.reshape(cols, (groups, rows, signals * width))
                 product = xp.matmul(w, cols)  # (groups, C_out/groups, signals * width)
@@ -88,6 +97,18 @@ def conv_gemm(backend, x, weight, bias, *, groups: int, stride: int, dilation: i
                 tile = xp.permute_dims(product, (1, 0, 2))
                 out[n0:n1, :, t0:t1] = tile if b is None else tile + b
     return out
+
+
+def _inside(t0: int, t1: int, offset: int, stride: int, length: int) -> tuple[int, int]:
+    """``[lo, hi)``: the outputs ``t`` in ``[t0, t1)`` whose sample
+    ``t * stride + offset`` lies inside ``[0, length)`` (``lo >= hi`` if none).
+
+    >>> _inside(0, 10, -4, 2, 10)   # samples -4, -2, 0, ..., 14
+    (2, 7)
+    """
+    lo = max(t0, -(offset // stride))              # ceil(-offset / stride)
+    hi = min(t1, (length - 1 - offset) // stride + 1)
+    return lo, max(lo, hi)
 
 
 @contextlib.contextmanager

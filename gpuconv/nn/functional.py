@@ -210,9 +210,12 @@ def run_conv(backend, x, weight, bias, geometry: ConvGeometry, *, channels_last=
     if g.groups == g.in_channels == g.out_channels:
         out = _depthwise_direct(backend, x, weight, g)
     else:
-        padded = pad(xp, x, g.left, g.right, g.boundary)
+        # Zero padding is applied while unfolding; the other modes pad first.
+        zero = g.boundary == "zero"
+        padded = x if zero else pad(xp, x, g.left, g.right, g.boundary)
         out = conv_gemm(backend, padded, weight, None, groups=g.groups, stride=g.stride,
-                        dilation=g.dilation, out_len=g.out_len, allow_tf32=allow_tf32)
+                        dilation=g.dilation, out_len=g.out_len,
+                        zero_left=g.left if zero else 0, allow_tf32=allow_tf32)
     if bias is not None:
         out += xp.reshape(bias, (1, g.out_channels, 1))
     if channels_last:
