@@ -40,11 +40,11 @@ class Config:
         identical to one piece. The output, and a converted copy of an input
         that needs one, are not workspace. A single row that needs more than
         the cap still runs, as a slab of one. ``None`` (default): the
-        backend's default, read at each call: on the CPU an eighth of the
-        memory available to new allocations (Linux ``MemAvailable``) between
-        16 and 256 MiB (256 MiB where it cannot be read); on the GPU a
-        quarter of the free device memory (CuPy's pool's unused blocks
-        included).
+        backend's default, reread at most once a second: on the CPU an
+        eighth of the memory available to new allocations (Linux
+        ``MemAvailable``) between 16 and 256 MiB (256 MiB where it cannot
+        be read); on the GPU a quarter of the free device memory (CuPy's
+        pool's unused blocks included).
     """
 
     threads: int = field(default_factory=_default_threads)
