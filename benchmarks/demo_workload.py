@@ -94,7 +94,8 @@ def smoothing() -> None:
     threads = gpuconv.config.threads
     calls = {
         "gpuconv.convolve (auto)": lambda: gpuconv.convolve(x, g, "same"),
-        "scipy.ndimage.convolve1d (constant)": lambda: scipy.ndimage.convolve1d(x, g, mode="constant"),
+        "scipy.ndimage.convolve1d (constant)": lambda: scipy.ndimage.convolve1d(
+            x, g, mode="constant"),
         f"scipy.signal.fftconvolve (workers={threads})": lambda: _with_workers(
             threads, lambda: scipy.signal.fftconvolve(x, g[None, :], "same", axes=1)),
         f"scipy.signal.oaconvolve (workers={threads})": lambda: _with_workers(

@@ -366,7 +366,8 @@ def pipeline(**options):
 def test_sequential_checks_channels_when_built():
     with pytest.raises(ValueError, match=r"layer 2 \(Conv1d\(8, 4, kernel_size=3\)\) expects 8 "
                                          r"input channels, but layer 0 \(Conv1d\(1, 16, "):
-        nn.Sequential(nn.Conv1d(1, 16, 3, device="cpu"), nn.ReLU(), nn.Conv1d(8, 4, 3, device="cpu"))
+        nn.Sequential(nn.Conv1d(1, 16, 3, device="cpu"), nn.ReLU(),
+                      nn.Conv1d(8, 4, 3, device="cpu"))
     with pytest.raises(ValueError, match="the layers disagree on the layout"):
         nn.Sequential(nn.Conv1d(1, 2, 3, device="cpu", channels_last=True), nn.MaxPool1d(2))
     with pytest.raises(ValueError, match="is float64 but layer 0 is float32"):

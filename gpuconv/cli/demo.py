@@ -34,7 +34,8 @@ CHECKED_SIGNALS = 4
 def add_arguments(parser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where to compute (default: the GPU when usable, else the CPU)")
-    parser.add_argument("--batch", type=_positive, default=32, help="number of signals (default 32)")
+    parser.add_argument("--batch", type=_positive, default=32,
+                        help="number of signals (default 32)")
     parser.add_argument("--length", type=_positive, default=65536,
                         help="samples per signal (default 65536)")
     parser.add_argument("--repeat", type=_positive, default=5,
@@ -136,7 +137,8 @@ def run_pipeline(args) -> DemoResult:
     backend = backends.backend_named("cupy" if device == "cuda" else "numpy")
     net = build_pipeline(args.seed, device)
     signals = make_signals(args.batch, args.length, args.seed)
-    checked = np.unique(np.linspace(0, args.batch - 1, min(args.batch, CHECKED_SIGNALS)).astype(int))
+    checked = np.linspace(0, args.batch - 1, min(args.batch, CHECKED_SIGNALS))
+    checked = np.unique(checked.astype(int))
     references = _references(net, signals[checked])
     inp = backend.asarray(signals)
     runs = []
@@ -184,7 +186,8 @@ def run(args) -> int:
         print(f"{index} {layer.name:48s} {shape:>18s} {layer.first * 1e3:9.1f}ms "
               f"{layer.median * 1e3:8.2f}ms {rate:11.1f} {layer.relative_error:12.2e}")
     total = sum(layer.median for layer in result.layers)
-    print(f"{'pipeline':50s} {'':>18s} {'':>11s} {total * 1e3:8.2f}ms {samples / total / 1e6:11.1f}")
+    print(f"{'pipeline':50s} {'':>18s} {'':>11s} {total * 1e3:8.2f}ms "
+          f"{samples / total / 1e6:11.1f}")
     worst = max(layer.relative_error for layer in result.layers)
     verdict = "OK" if result.ok else "MISMATCH"
     signals = ", ".join(str(i) for i in result.checked)

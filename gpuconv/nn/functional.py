@@ -174,7 +174,9 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padd
     >>> nn.conv1d(x, np.ones((2, 1, 3)), stride=2, padding=1).shape
     (1, 2, 3)
     """
-    arrays = {"x": x, "weight": weight} if bias is None else {"x": x, "weight": weight, "bias": bias}
+    arrays = {"x": x, "weight": weight}
+    if bias is not None:
+        arrays["bias"] = bias
     backend, _xp, given, restore = _front.prepare(**arrays)
     x, weight = given[0], given[1]
     bias = given[2] if bias is not None else None

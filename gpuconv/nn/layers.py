@@ -178,7 +178,8 @@ class Conv1d(Layer):
         if in_channels % groups:
             raise ValueError(f"in_channels ({in_channels}) must be divisible by groups ({groups})")
         if out_channels % groups:
-            raise ValueError(f"out_channels ({out_channels}) must be divisible by groups ({groups})")
+            raise ValueError(f"out_channels ({out_channels}) must be divisible by groups "
+                             f"({groups})")
         dtype = _dtype_name(dtype)
         rng = np.random.default_rng(seed)
         bound = 1 / math.sqrt(in_channels // groups * kernel_size)
