@@ -206,7 +206,7 @@ def _cast(xp, result, dtype):
     with np.errstate(invalid="ignore"):  # out of range: C's answer, as SciPy's
         if xp.isdtype(dtype, "integral") and np.dtype(dtype).itemsize < 8:
             result = xp.astype(result, xp.int64)  # C converts through a 64-bit integer
-        return xp.astype(result, dtype)
+        return xp.astype(result, dtype, copy=False)  # the result is ours: no copy if it fits
 
 
 # --------------------------------------------------------------------------
