@@ -38,6 +38,27 @@ def test_demo_exits_1_when_a_layer_does_not_match(monkeypatch, capsys):
     assert capsys.readouterr().out.splitlines()[-1].startswith("MISMATCH")
 
 
+def test_demo_plot_draws_every_layer_with_labelled_axes(tmp_path, monkeypatch):
+    """``--plot`` writes a PNG whose axes are titled and labelled, one line per layer."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from gpuconv.cli import demo
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to inspect it
+    path = tmp_path / "demo.png"
+    assert gpuconv.cli.main(["demo", "--device", "cpu", "--batch", "2", "--length", "600",
+                             "--repeat", "1", "--plot", str(path)]) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (figure,) = figures
+    top, bottom = figure.axes
+    assert len(top.lines) == 1 + len(demo.CONV_LAYERS) + 1  # input, two convs, the ReLU
+    assert len(bottom.lines) == demo.CONV_LAYERS[0][1]      # one response per filter
+    for ax in (top, bottom):
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+
+
 def test_demo_reference_is_the_definition():
     """The demo's NumPy reference against a loop over the definition."""
     from gpuconv.cli import demo

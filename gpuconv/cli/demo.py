@@ -9,8 +9,9 @@ strided views; it shares no code with gpuconv), elementwise within the
 float32 bound of a direct sum, and the command exits 1 on a mismatch.
 
 `run_pipeline` does the work and returns a `DemoResult` (inputs, every
-layer's output and reference, timings); `run` prints it. A plotting option
-can take the same result.
+layer's output and reference, timings); `run` prints it, and with ``--plot``
+`plot` draws it: the input, every layer's output and the frequency response
+of the first layer's filters.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--repeat", type=_positive, default=5,
                         help="timed runs per layer; the median is shown (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--plot", metavar="PATH.png",
+                        help="also draw the input, the layer outputs and the first layer's "
+                             "frequency response (needs matplotlib)")
 
 
 def _positive(text: str) -> int:
@@ -174,6 +178,8 @@ def _references(net, signals):
 
 
 def run(args) -> int:
+    if args.plot:
+        _pyplot()  # fail before the run, not after it
     result = run_pipeline(args)
     samples = args.batch * args.length
     print(f"gpuconv demo: {args.batch} signals x {args.length} samples, float32, "
@@ -193,7 +199,58 @@ def run(args) -> int:
     signals = ", ".join(str(i) for i in result.checked)
     print(f"{verdict}: max relative error {worst:.2e} against NumPy float64 (signals {signals}); "
           f"every output {'within' if result.ok else 'NOT within'} the float32 bound of its sums")
+    if args.plot:
+        plot(result, args.plot)
+        print(f"plot written to {args.plot}")
     return 0 if result.ok else 1
+
+
+def plot(result: DemoResult, path) -> None:
+    """Save a figure of ``result``: the first checked signal through the pipeline.
+
+    Top: its input and every layer's channel 0 (time axes in input samples,
+    so the stride-2 layers line up). Bottom: the magnitude response of each
+    of the first layer's 16 filters, in dB against normalised frequency.
+    """
+    import scipy.signal
+
+    plt = _pyplot()
+    signal = result.checked[0]
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7))
+    shown = min(result.signals.shape[-1], 2000)
+    top.plot(np.arange(shown), result.signals[signal, 0, :shown], lw=0.5, color="0.6", label="input")
+    for index, layer in enumerate(result.layers):
+        step = result.signals.shape[-1] / layer.output.shape[-1]
+        points = int(shown / step)
+        top.plot(np.arange(points) * step, layer.output[0, 0, :points], lw=1,
+                 label=f"{index}: {layer.name.split('(')[0]}, channel 0")
+    top.set_xlabel("input sample")
+    top.set_ylabel("amplitude")
+    top.set_title(f"Signal {signal} through the pipeline ({result.backend}, {result.device})")
+    top.legend(fontsize="small", loc="upper right")
+
+    weights = _to_host(result.pipeline.layers[0].weight)
+    for taps in weights[:, 0, :]:
+        frequencies, response = scipy.signal.freqz(taps, worN=512)
+        bottom.plot(frequencies / np.pi, 20 * np.log10(np.maximum(np.abs(response), 1e-12)), lw=0.8)
+    bottom.set_xlabel("frequency (fraction of Nyquist)")
+    bottom.set_ylabel("magnitude (dB)")
+    bottom.set_title(f"Frequency response of the first layer's {weights.shape[0]} filters")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise RuntimeError("--plot needs matplotlib: pip install matplotlib "
+                           "(or gpuconv[notebooks])") from error
+    matplotlib.use("Agg")  # a file, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _timed(layer, inp):
