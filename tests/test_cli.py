@@ -91,3 +91,16 @@ def test_info_lists_every_backend_with_a_reason():
     assert result.returncode == 0, result.stderr
     for status in gpuconv.backends.available():
         assert status.reason in result.stdout
+    assert f"threads: {gpuconv.config.effective_threads()} " in result.stdout
+
+
+def test_info_says_where_the_caches_live(tmp_path):
+    """The cost table's place follows GPUCONV_CACHE_DIR, as `gpuconv tune` writes it."""
+    import os
+
+    env = dict(os.environ, GPUCONV_CACHE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "gpuconv.cli", "info"], capture_output=True,
+                            text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"{tmp_path / 'costs.json'} (not measured)" in result.stdout
+    assert "Numba kernels" in result.stdout and "CUDA kernels (CuPy)" in result.stdout
