@@ -275,7 +275,9 @@ def _warn_if_not_finite(xp, out) -> None:
 
 def _cheaper_fft(call) -> str:
     """Plain FFT or overlap-add, whichever the cost model prefers."""
-    times = estimate(call.backend, call.request, dtype_name(call.xp, call.dtype))
+    name = dtype_name(call.xp, call.dtype)
+    # Integers and booleans are transformed in float64 (`compute_dtype`).
+    times = estimate(call.backend, call.request, "float64" if name == "exact" else name)
     return "oa" if times["oa"] < times["fft"] else "fft"
 
 
