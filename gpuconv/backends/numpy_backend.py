@@ -103,6 +103,24 @@ class NumpyBackend:
                                      request.start, request.out_len,
                                      request.boundary, request.cval)
 
+    def conv_channels(self, x, weight, bias, *, stride, dilation, groups, left, out_len):
+        """Multi-channel convolution on the Numba implicit-GEMM kernel; see
+        `gpuconv.backends._numba_conv.conv_channels` (``gpuconv.nn`` uses it
+        where a backend has it, im2col + matmul elsewhere)."""
+        from . import _numba_conv, _numba_kernels  # numba loads on first use
+
+        _numba_kernels.set_threads(config.effective_threads())
+        return _numba_conv.conv_channels(x, weight, bias, stride=stride, dilation=dilation,
+                                         groups=groups, left=left, out_len=out_len)
+
+    def __init_subclass__(cls, **kwargs):
+        """Subclasses stand in for other devices (the CUDA host emulator), so
+        they take the device's route through ``gpuconv.nn`` (im2col + matmul,
+        as on CuPy) unless they define `conv_channels` themselves."""
+        super().__init_subclass__(**kwargs)
+        if "conv_channels" not in cls.__dict__:
+            cls.conv_channels = None
+
     def rfft(self, x, n):
         return scipy.fft.rfft(x, n, axis=-1, workers=config.effective_threads())
 

@@ -11,8 +11,11 @@ Two paths compute a convolution:
 * depthwise (``groups == C_in == C_out``, which includes one channel in and
   out): every (signal, channel) pair is a row of the batched direct kernel
   (`gpuconv._algorithms.execute`), with that channel's kernel;
-* everything else: im2col + matrix product in bounded tiles
-  (`gpuconv.nn._im2col`), BLAS on the CPU and cuBLAS on the GPU.
+* everything else: on the CPU the backend's implicit-GEMM kernel
+  (``conv_channels``, `gpuconv.backends._numba_conv`: no unfolded matrix,
+  each input sample staged once per tile); on the GPU im2col + matrix
+  product in bounded tiles (`gpuconv.nn._im2col`, cuBLAS), which is also the
+  route of a backend without the kernel.
 """
 
 from __future__ import annotations
@@ -158,9 +161,12 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padd
     zeros between the taps, and stride keeps every stride-th output of the
     unit-stride result, so those cost ``dilation`` and ``stride`` times the
     arithmetic they need until the kernels take stride and dilation. Every
-    other convolution is im2col + a matrix product in tiles bounded by
-    ``gpuconv.config.max_workspace_bytes`` (BLAS on the CPU, cuBLAS on the
-    GPU), where stride and dilation cost nothing extra.
+    other convolution runs on the CPU on a Numba implicit-GEMM kernel
+    (fused multiply-adds, the bias first and then the ``(C_in, K)`` products
+    in order; results do not depend on the thread count) and on the GPU as
+    im2col + a matrix product in tiles bounded by
+    ``gpuconv.config.max_workspace_bytes`` (cuBLAS); stride and dilation cost
+    nothing extra on either.
 
     Examples
     --------
@@ -209,16 +215,24 @@ def run_conv(backend, x, weight, bias, geometry: ConvGeometry, *, channels_last=
         x = xp.permute_dims(x, (0, 2, 1))
         weight = xp.permute_dims(weight, (2, 1, 0))
     g = geometry
+    conv_channels = getattr(backend, "conv_channels", None)
+    with_bias = False
     if g.groups == g.in_channels == g.out_channels:
         out = _depthwise_direct(backend, x, weight, g)
     else:
-        # Zero padding is applied while unfolding; the other modes pad first.
+        # Zero padding is applied while staging or unfolding; the other modes pad first.
         zero = g.boundary == "zero"
         padded = x if zero else pad(xp, x, g.left, g.right, g.boundary)
-        out = conv_gemm(backend, padded, weight, None, groups=g.groups, stride=g.stride,
-                        dilation=g.dilation, out_len=g.out_len,
-                        zero_left=g.left if zero else 0, allow_tf32=allow_tf32)
-    if bias is not None:
+        left = g.left if zero else 0
+        if conv_channels is not None:
+            out = conv_channels(padded, weight, bias, stride=g.stride, dilation=g.dilation,
+                                groups=g.groups, left=left, out_len=g.out_len)
+            with_bias = True
+        else:
+            out = conv_gemm(backend, padded, weight, None, groups=g.groups, stride=g.stride,
+                            dilation=g.dilation, out_len=g.out_len, zero_left=left,
+                            allow_tf32=allow_tf32)
+    if bias is not None and not with_bias:
         out += xp.reshape(bias, (1, g.out_channels, 1))
     if channels_last:
         out = xp.permute_dims(out, (0, 2, 1))
