@@ -7,6 +7,10 @@ input samples each output reads; it is built by ``K`` strided copies (one per
 tap, which is where stride and dilation are applied, so neither costs extra
 arithmetic here) and multiplied by the ``(C_out/groups, C_in/groups * K)``
 weight matrix of each group in one batched product.
+
+This is the route of backends without a ``conv_channels`` kernel (CuPy, and
+the host-emulated CUDA backend, so CPU tests exercise it); the NumPy backend
+runs `gpuconv.backends._numba_conv` instead, which needs no unfolded matrix.
 """
 
 from __future__ import annotations
