@@ -8,7 +8,7 @@ data. See ``docs/architecture.md`` for how a call flows through the package.
 array([1, 3, 5, 3])
 """
 
-from . import backends, ndimage, signal
+from . import backends, ndimage, nn, signal
 from ._config import config
 from ._convolve import circular_convolve, convolve, correlate
 from .backends import get_backend, use_backend
@@ -25,6 +25,7 @@ __all__ = [
     "correlate",
     "get_backend",
     "ndimage",
+    "nn",
     "signal",
     "use_backend",
 ]

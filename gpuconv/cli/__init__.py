@@ -2,7 +2,7 @@
 
 >>> from gpuconv.cli import build_parser
 >>> sorted(build_parser()._subparsers._group_actions[0].choices)
-['demo', 'info', 'kernels']
+['bench', 'demo', 'filter', 'info', 'kernels', 'tune']
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import demo, info, kernels
+from . import bench, demo, filter, info, kernels, tune
 
-SUBCOMMANDS = {"demo": demo, "info": info, "kernels": kernels}
+SUBCOMMANDS = {"demo": demo, "info": info, "kernels": kernels, "filter": filter,
+               "bench": bench, "tune": tune}
 
 
 def build_parser() -> argparse.ArgumentParser:
