@@ -40,7 +40,7 @@ class Outcome:
     """One workload's floor and timings (gpuconv's first)."""
 
     workload: object
-    method: str
+    method: str | None  # what auto chose (None: the workload's layers choose)
     memory_floor: float
     fma_floor: float | None
     timings: list = field(default_factory=list)
@@ -145,9 +145,9 @@ def outcome_markdown(outcome: Outcome, machine: Machine) -> str:
     else:
         fma = ""
     ours = outcome.gpuconv.seconds
+    method = f" gpuconv's `auto` ran `{outcome.method}`." if outcome.method else ""
     lines = [f"### {workload.name}: {workload.title}", "",
-             f"Floor {format_seconds(outcome.floor)} ({memory}{fma}). "
-             f"gpuconv's `auto` ran `{outcome.method}`.", "",
+             f"Floor {format_seconds(outcome.floor)} ({memory}{fma}).{method}", "",
              "| call | median | time / gpuconv's | floor / time | rel. error |",
              "| --- | --- | --- | --- | --- |"]
     for timing in outcome.timings:
