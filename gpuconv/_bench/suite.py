@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import platform
 import sys
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -212,10 +213,13 @@ def plot(outcomes: list, path: str) -> None:
         timed = [t for t in outcome.timings if t.seconds is not None]
         ratios = [t.seconds / outcome.gpuconv.seconds for t in timed]
         colors = ["tab:green" if i == 0 else "tab:gray" for i in range(len(timed))]
-        ax.barh([t.call for t in timed][::-1], ratios[::-1], color=colors[::-1])
+        # bars grow from 1 (gpuconv's time): right when a peer is slower, left when faster
+        ax.barh([t.call for t in timed][::-1], [r - 1 for r in ratios[::-1]], left=1.0,
+                color=colors[::-1])
         ax.axvline(1.0, color="black", linewidth=0.8)
         ax.set_xscale("log")
-        ax.set_title(f"{outcome.workload.name}: {outcome.workload.title}", fontsize=9, loc="left")
+        title = textwrap.fill(f"{outcome.workload.name}: {outcome.workload.title}", 90)
+        ax.set_title(title, fontsize=9, loc="left")
         ax.tick_params(labelsize=8)
     axes[-1, 0].set_xlabel("time / gpuconv's (log scale; above 1: gpuconv is faster)")
     figure.tight_layout()
