@@ -17,6 +17,7 @@ import hypothesis
 import pytest
 
 import gpuconv
+from gpuconv._algorithms import choose
 
 # Modest example counts: the suite must stay fast on a 2-core CI machine.
 # deadline=None because the first call per dtype JIT-compiles (or loads) the
@@ -34,6 +35,21 @@ hypothesis.settings.register_profile(
 hypothesis.settings.register_profile("thorough", parent=hypothesis.settings.get_profile("gpuconv"),
                                      max_examples=500)
 hypothesis.settings.load_profile(os.environ.get("GPUCONV_HYPOTHESIS_PROFILE", "gpuconv"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def built_in_cost_table(tmp_path_factory):
+    """Run every test on the built-in cost table, not one ``gpuconv tune``
+    stored for this user: tests that count auto's paths assume it."""
+    saved = os.environ.get(choose.CACHE_DIR_VARIABLE)
+    os.environ[choose.CACHE_DIR_VARIABLE] = str(tmp_path_factory.mktemp("gpuconv-cache"))
+    choose.forget_loaded_costs()
+    yield
+    if saved is None:
+        del os.environ[choose.CACHE_DIR_VARIABLE]
+    else:
+        os.environ[choose.CACHE_DIR_VARIABLE] = saved
+    choose.forget_loaded_costs()
 
 
 class Backend(enum.Enum):

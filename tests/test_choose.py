@@ -68,12 +68,10 @@ def test_cpu_table_picks_direct_for_short_and_fft_for_long_kernels(default_costs
 
 
 @pytest.fixture
-def default_costs(tmp_path, monkeypatch):
-    """No measured table: the built-in defaults."""
-    monkeypatch.setenv("GPUCONV_CACHE_DIR", str(tmp_path))
-    choose.forget_loaded_costs()
-    yield choose.DEFAULT_COSTS
-    choose.forget_loaded_costs()
+def default_costs():
+    """The built-in defaults (tests/conftest.py hides any table ``gpuconv tune`` stored)."""
+    assert choose.costs_in_use()[0] == choose.DEFAULT_COSTS
+    return choose.DEFAULT_COSTS
 
 
 def test_cpu_estimate_is_work_times_constants(default_costs):
