@@ -30,7 +30,7 @@ import numpy as np
 
 from . import backends
 from ._algorithms import compute_dtype, dtype_name, execute
-from ._algorithms.choose import estimate
+from ._algorithms.choose import choose_method, estimate
 from ._plan import METHODS, Request, check_choice
 
 __all__ = ["StreamingConvolver"]
@@ -152,7 +152,7 @@ class StreamingConvolver:
             self._backend, channels or 1, self._kernel.shape[0], self.kernel_length,
             self._given_dtype or kernel.dtype)
         self._spectra = {}  # compute dtype -> (head kernel, tail spectrum, nfft)
-        self._decisions = {}  # (T, blocks to compute, samples in them, dtype) -> partitioned?
+        self._decisions = {}  # see _remember
         self.reset()
 
     @property
@@ -267,7 +267,12 @@ class StreamingConvolver:
         request = Request(rows=rows, n=n, k=self.kernel_length,
                           kernel_rows=self._kernel.shape[0], start=self.kernel_length - 1,
                           out_len=out_len)
-        return execute(self._backend, block, self._kernel, request, self.method, dtype)
+        method = self.method
+        if method == "auto":
+            name = dtype_name(self._backend.xp, dtype)
+            method = self._remember((request, name),
+                                    lambda: choose_method(self._backend, request, name))
+        return execute(self._backend, block, self._kernel, request, method, dtype)
 
     # ------------------------------------------------------------------
     # The partitioned overlap-save path (module docstring)
@@ -287,11 +292,16 @@ class StreamingConvolver:
         cached = self._tail is not None and self._tail[0] == first
         blocks = (last - first) // b + 1 - cached
         used = t - min(t, b - self._position % b) if cached else t
-        key = (t, blocks, used, name)
+        return self._remember((t, blocks, used, name),
+                              lambda: self._partitioned_cheaper(t, blocks, used, name))
+
+    def _remember(self, key, decide):
+        """``decide()``, memoised on ``key``: estimating costs as much as a
+        short direct call, and a stream's chunks mostly repeat their lengths."""
         if key not in self._decisions:
             if len(self._decisions) > 1024:  # chunk lengths that never repeat
                 self._decisions.clear()
-            self._decisions[key] = self._partitioned_cheaper(t, blocks, used, name)
+            self._decisions[key] = decide()
         return self._decisions[key]
 
     def _partitioned_cheaper(self, t: int, blocks: int, used: int, name: str) -> bool:

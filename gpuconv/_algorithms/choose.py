@@ -79,15 +79,19 @@ def cache_dir() -> Path:
     >>> str(_cache_dir(None, "/home/me/.xdg-cache")), str(_cache_dir("/tmp/gc", "/x"))
     ('/home/me/.xdg-cache/gpuconv', '/tmp/gc')
     """
-    return _cache_dir(os.environ.get(CACHE_DIR_VARIABLE), os.environ.get("XDG_CACHE_HOME"))
+    return _cache_dir(os.environ.get(CACHE_DIR_VARIABLE), os.environ.get("XDG_CACHE_HOME"),
+                      os.environ.get("HOME"))
 
 
-def _cache_dir(explicit: str | None, xdg: str | None) -> Path:
+# Memoised on the variables it reads: `estimate` asks for the cost file on
+# every call, and building the path costs more than a short direct call.
+@functools.lru_cache(maxsize=8)
+def _cache_dir(explicit: str | None, xdg: str | None, home: str | None = None) -> Path:
     if explicit:
         return Path(explicit)
     if xdg:
         return Path(xdg) / "gpuconv"
-    return Path.home() / ".cache" / "gpuconv"
+    return (Path(home) if home else Path.home()) / ".cache" / "gpuconv"
 
 
 def costs_path() -> Path:
