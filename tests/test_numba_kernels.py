@@ -197,6 +197,26 @@ def test_empty_outputs():
     assert kernels.direct(np.ones((0, 4)), w, 0, 5).shape == (0, 5)
 
 
+def test_given_output_is_filled_in_place():
+    rng = np.random.default_rng(5)
+    x, w = random((3, 700), np.float64, rng), random((1, 11), np.float64, rng)
+    out = np.full((3, 700), np.nan)
+    assert kernels.direct(x, w, 5, 700, "mirror", out=out) is out
+    np.testing.assert_array_equal(out, kernels.direct(x, w, 5, 700, "mirror"))
+
+
+@pytest.mark.parametrize("make_out", [
+    lambda x: np.empty((2, 9), x.dtype),                  # wrong shape
+    lambda x: np.empty((2, 10), np.float32),              # wrong dtype
+    lambda x: np.empty((10, 2), x.dtype).T,               # not C-contiguous
+    lambda x: x,                                          # the input itself
+], ids=["shape", "dtype", "layout", "overlaps-input"])
+def test_unusable_output_is_refused(make_out):
+    x = np.ones((2, 10))
+    with pytest.raises(ValueError, match="out must be a C-contiguous"):
+        kernels.direct(x, np.ones((1, 3)), 1, 10, out=make_out(x))
+
+
 def test_unknown_boundary_is_refused():
     with pytest.raises(ValueError, match="boundary must be one of"):
         kernels.direct(np.ones((1, 4)), np.ones((1, 2)), 0, 5, "periodic")

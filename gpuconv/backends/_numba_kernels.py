@@ -266,16 +266,23 @@ def _run_job(x, w, start, out, boundary, fill, finite_weights, zero_boundary,
 
 
 def direct(x: np.ndarray, w: np.ndarray, start: int, out_len: int,
-           boundary: str = "zero", cval=0.0) -> np.ndarray:
-    """Allocate the output and run `direct_rows`.
+           boundary: str = "zero", cval=0.0, out: np.ndarray | None = None) -> np.ndarray:
+    """Run `direct_rows` into ``out`` (allocated when None) and return it.
 
     ``x``, ``w``, ``start`` as there; ``boundary`` a key of `BOUNDARY_CODES`
     and ``cval`` the constant boundary's value (cast to ``x.dtype`` as
-    ``numpy.full`` casts it).
+    ``numpy.full`` casts it). A given ``out`` is a C-contiguous
+    ``(rows, out_len)`` array of ``x.dtype`` that shares no memory with ``x``
+    (benchmarks/first_touch.py times the kernel into an output it reuses).
     """
     if boundary not in BOUNDARY_CODES:
         raise ValueError(f"boundary must be one of {sorted(BOUNDARY_CODES)}, got {boundary!r}")
-    out = np.empty((x.shape[0], out_len), dtype=x.dtype)
+    if out is None:
+        out = np.empty((x.shape[0], out_len), dtype=x.dtype)
+    elif (out.shape != (x.shape[0], out_len) or out.dtype != x.dtype
+          or not out.flags.c_contiguous or np.shares_memory(out, x)):
+        raise ValueError(f"out must be a C-contiguous {(x.shape[0], out_len)} array of "
+                         f"{x.dtype} apart from x, got {out.shape} {out.dtype}")
     if out.size:
         fill = np.full(1, cval if boundary == "constant" else 0, dtype=x.dtype)
         finite = bool(np.isfinite(w).all()) if w.dtype.kind in "fc" else True
