@@ -73,11 +73,10 @@ def cache_dir() -> Path:
     ``$GPUCONV_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/gpuconv``, else
     ``~/.cache/gpuconv``.
 
-    >>> cache_dir() == _cache_dir(os.environ.get("GPUCONV_CACHE_DIR"),
-    ...                           os.environ.get("XDG_CACHE_HOME"))
-    True
-    >>> str(_cache_dir(None, "/home/me/.xdg-cache")), str(_cache_dir("/tmp/gc", "/x"))
-    ('/home/me/.xdg-cache/gpuconv', '/tmp/gc')
+    >>> str(_cache_dir(None, "/home/me/.xdg-cache", "/home/me"))
+    '/home/me/.xdg-cache/gpuconv'
+    >>> str(_cache_dir("/tmp/gc", "/x", "/home/me")), str(_cache_dir(None, None, "/home/me"))
+    ('/tmp/gc', '/home/me/.cache/gpuconv')
     """
     return _cache_dir(os.environ.get(CACHE_DIR_VARIABLE), os.environ.get("XDG_CACHE_HOME"),
                       os.environ.get("HOME"))
@@ -86,7 +85,7 @@ def cache_dir() -> Path:
 # Memoised on the variables it reads: `estimate` asks for the cost file on
 # every call, and building the path costs more than a short direct call.
 @functools.lru_cache(maxsize=8)
-def _cache_dir(explicit: str | None, xdg: str | None, home: str | None = None) -> Path:
+def _cache_dir(explicit: str | None, xdg: str | None, home: str | None) -> Path:
     if explicit:
         return Path(explicit)
     if xdg:

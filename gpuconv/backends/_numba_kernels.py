@@ -280,7 +280,7 @@ def direct(x: np.ndarray, w: np.ndarray, start: int, out_len: int,
     if out is None:
         out = np.empty((x.shape[0], out_len), dtype=x.dtype)
     elif (out.shape != (x.shape[0], out_len) or out.dtype != x.dtype
-          or not out.flags.c_contiguous or np.shares_memory(out, x)):
+          or not out.flags.c_contiguous or np.may_share_memory(out, x)):
         raise ValueError(f"out must be a C-contiguous {(x.shape[0], out_len)} array of "
                          f"{x.dtype} apart from x, got {out.shape} {out.dtype}")
     if out.size:
