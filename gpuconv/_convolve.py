@@ -29,7 +29,8 @@ def convolve(a, v, mode="full", *, axis=-1, method="auto"):
         Axis of `a` (and of an N-D `v`) to convolve along. Default -1.
     method : {'auto', 'direct', 'fft', 'oa'}, optional
         ``'direct'`` sums products (exact for integers); ``'fft'`` multiplies
-        spectra; ``'oa'`` is overlap-add; ``'auto'`` picks the fastest from the
+        spectra; ``'oa'`` multiplies them in cache-sized blocks (overlap-save,
+        SciPy's ``oaconvolve`` family); ``'auto'`` picks the fastest from the
         backend's cost model and always picks ``'direct'`` for integer and
         boolean inputs.
 

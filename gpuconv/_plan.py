@@ -30,14 +30,15 @@ __all__ = [
     "broadcast_batch",
     "circular_window",
     "extension",
+    "fft_block",
+    "frame_groups",
     "ndimage_window",
     "normalize_axis",
     "numpy_window",
-    "overlap_add_block",
     "scipy_window",
 ]
 
-#: Methods every front accepts; ``"oa"`` is overlap-add.
+#: Methods every front accepts; ``"oa"`` is the blocked FFT (`fft_block`).
 METHODS = ("auto", "direct", "fft", "oa")
 
 #: ``scipy.ndimage`` boundary names mapped to the rule the algorithms apply.
@@ -268,24 +269,82 @@ def extension(n: int, k: int, start: int, out_len: int) -> tuple[int, int]:
     return left, right
 
 
-def overlap_add_block(n: int, k: int, next_fast_len) -> tuple[int, int]:
-    """``(block, nfft)`` for overlap-add: the FFT size with least work per output.
+def fft_block(outputs: int, k: int, next_fast_len, largest: int | None = None) -> tuple[int, int]:
+    """``(step, nfft)`` of the blocked FFT method: the transform length with
+    least work per output, and the ``step = nfft - k + 1`` outputs each gives.
 
-    Each block of ``block = nfft - k + 1`` outputs costs about
-    ``nfft * log2(nfft)``; the same trade-off SciPy's ``oaconvolve`` solves in
-    closed form. ``next_fast_len`` is the backend's (cuFFT and pocketfft like
-    different sizes).
+    Each block of ``step`` outputs costs about ``nfft * log2(nfft)``; the same
+    trade-off SciPy's ``oaconvolve`` solves in closed form. ``next_fast_len``
+    is the backend's (cuFFT and pocketfft like different sizes). Lengths
+    above ``largest`` are taken only when nothing shorter fits twice the
+    kernel: on the CPU a longer transform leaves the cache and costs more per
+    point than ``log2(nfft)`` says. ``nfft >= 2 * k`` always, so a frame's
+    ``k - 1`` samples of history never reach back past the previous block.
+
+    >>> import scipy.fft
+    >>> fast = lambda m: scipy.fft.next_fast_len(m, True)
+    >>> fft_block(262144, 4095, fast), fft_block(262144, 4095, fast, largest=32768)
+    ((45058, 49152), (27156, 31250))
     """
     best = None
     target = max(2 * k, 64)
-    while target < 64 * k and target < 4 * (n + k):
+    while target < 64 * k and target < 4 * (outputs + k):
         nfft = next_fast_len(target)
-        block = nfft - k + 1
-        cost = nfft * math.log2(nfft) / block
+        if best is not None and largest is not None and nfft > largest:
+            break
+        step = nfft - k + 1
+        cost = nfft * math.log2(nfft) / step
         if best is None or cost < best[0]:
-            best = (cost, block, nfft)
+            best = (cost, step, nfft)
         target = int(target * 1.25) + 1
-    if best is None:  # a short signal: one block holds it all
-        nfft = next_fast_len(max(n + k - 1, 2 * k))
+    if best is None:  # few outputs: one block holds them all
+        nfft = next_fast_len(max(outputs + k - 1, 2 * k))
         return nfft - k + 1, nfft
     return best[1], best[2]
+
+
+#: Frames of a group come in multiples of this where there are enough: SIMD
+#: FFTs transform several lines together (pocketfft: 4 single- or 2
+#: double-precision lines), and lines left over take the slow road one by one.
+GROUP_MULTIPLE = 4
+#: Frames are split between threads only in pieces of at least this many
+#: bytes: handing a task to a helper thread costs about 35 us a call (waking
+#: it, sharing the GIL; ``python -m benchmarks.blocked_fft``), a third of
+#: what transforming 256 KiB of frames takes.
+MIN_TASK_BYTES = 256 * 2**10
+
+
+def frame_groups(rows: int, blocks: int, frame_bytes: int, group_bytes: int | None,
+                 threads: int = 1) -> list:
+    """``((r0, r1), (b0, b1))`` pieces of the (rows, blocks) frames: about
+    ``group_bytes`` each but never fewer than `GROUP_MULTIPLE` frames (a
+    SIMD batch counts more than the cache), at least one per thread where
+    every piece keeps `GROUP_MULTIPLE` frames and `MIN_TASK_BYTES`, and a
+    multiple of `GROUP_MULTIPLE` frames where possible; whole rows together
+    when a row is smaller, else runs of blocks of one row.
+    ``group_bytes=None``: one group of everything.
+
+    >>> frame_groups(2, 9, 100, 500)
+    [((0, 1), (0, 4)), ((0, 1), (4, 8)), ((0, 1), (8, 9)), ((1, 2), (0, 4)), ((1, 2), (4, 8)), ((1, 2), (8, 9))]
+    >>> frame_groups(5, 2, 100, 400), frame_groups(5, 2, 100, None)
+    ([((0, 2), (0, 2)), ((2, 4), (0, 2)), ((4, 5), (0, 2))], [((0, 5), (0, 2))])
+    >>> frame_groups(16, 1, 2**16, 2**20, threads=2)  # one group would idle a thread
+    [((0, 8), (0, 1)), ((8, 16), (0, 1))]
+    >>> frame_groups(16, 1, 2**12, 2**20, threads=2)  # too little work to share
+    [((0, 16), (0, 1))]
+    >>> frame_groups(9, 1, 2**21, 2**20, threads=2)  # rows above the group size: four a group
+    [((0, 4), (0, 1)), ((4, 8), (0, 1)), ((8, 9), (0, 1))]
+    """
+    if group_bytes is None:
+        return [((0, rows), (0, blocks))]
+    per_thread = max(GROUP_MULTIPLE, math.ceil(rows * blocks / threads),
+                     math.ceil(MIN_TASK_BYTES / frame_bytes))
+    per_group = min(max(group_bytes // frame_bytes, GROUP_MULTIPLE), per_thread)
+    if per_group >= GROUP_MULTIPLE:
+        per_group -= per_group % GROUP_MULTIPLE
+    if per_group >= blocks:
+        rows_per_group = per_group // blocks
+        return [((r, min(r + rows_per_group, rows)), (0, blocks))
+                for r in range(0, rows, rows_per_group)]
+    return [((r, r + 1), (b, min(b + per_group, blocks)))
+            for r in range(rows) for b in range(0, blocks, per_group)]

@@ -45,7 +45,7 @@ def convolve(in1, in2, mode="full", method="auto"):
         SciPy's modes: ``'same'`` is centred on `in1`; ``'valid'`` needs one
         input at least as large as the other in every dimension.
     method : {'auto', 'direct', 'fft'}, optional
-        As SciPy's; ``'fft'`` here lets gpuconv pick plain FFT or overlap-add.
+        As SciPy's; ``'fft'`` here lets gpuconv pick plain or blocked FFT.
 
     Returns
     -------
@@ -139,11 +139,13 @@ def fftconvolve(in1, in2, mode="full", axes=None):
 
 
 def oaconvolve(in1, in2, mode="full", axes=None):
-    """Overlap-add convolution along one axis, as ``scipy.signal.oaconvolve``.
+    """Blocked FFT convolution along one axis, as ``scipy.signal.oaconvolve``.
 
-    Arguments and results as in `fftconvolve`; the signal is processed in
+    Arguments and results as in `fftconvolve`; the output is computed in
     blocks sized by a cost formula, which pays off for long signals with
-    medium kernels.
+    medium kernels. SciPy adds overlapping block tails (overlap-add);
+    gpuconv frames the input instead (overlap-save): the same transforms,
+    results equal to rounding.
 
     See Also
     --------
@@ -163,7 +165,7 @@ def choose_conv_method(in1, in2, mode="full", measure=False):
     """The method `convolve` would use, ``'direct'`` or ``'fft'``, as SciPy's.
 
     Without `measure`, gpuconv's cost model for the inputs' backend decides
-    (overlap-add counts as ``'fft'``); integer inputs always give
+    (blocked FFT counts as ``'fft'``); integer inputs always give
     ``'direct'``. With ``measure=True`` both methods run once and the
     faster one is returned with the times, like SciPy.
 
@@ -274,7 +276,7 @@ def _warn_if_not_finite(xp, out) -> None:
 
 
 def _cheaper_fft(call) -> str:
-    """Plain FFT or overlap-add, whichever the cost model prefers."""
+    """Plain or blocked FFT, whichever the cost model prefers."""
     name = dtype_name(call.xp, call.dtype)
     # Integers and booleans are transformed in float64 (`compute_dtype`).
     times = estimate(call.backend, call.request, "float64" if name == "exact" else name)

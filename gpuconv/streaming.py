@@ -3,7 +3,7 @@
 Two ways to compute a chunk's outputs, chosen per chunk by the cost model:
 
 * **one shot** — the chunk appended to the last ``K - 1`` samples, convolved
-  by `gpuconv._algorithms.execute` (direct, FFT or overlap-add), ``'valid'``
+  by `gpuconv._algorithms.execute` (direct, FFT or blocked FFT), ``'valid'``
   part kept. Best for chunks that are long next to the kernel.
 * **partitioned** — for long kernels and short chunks. The kernel is cut into
   a *head* ``w[:B]`` and a *tail* ``w[B:]``. The stream's time axis is cut
@@ -31,6 +31,7 @@ import numpy as np
 from . import backends
 from ._algorithms import compute_dtype, dtype_name, execute
 from ._algorithms.choose import choose_method, estimate
+from ._algorithms.fft import transforms
 from ._plan import METHODS, Request, check_choice
 
 __all__ = ["StreamingConvolver"]
@@ -92,7 +93,7 @@ class StreamingConvolver:
 
     * one shot: the chunk appended to the last ``K - 1`` samples and the
       ``'valid'`` part of that block computed by the same algorithms as
-      `gpuconv.convolve` (direct, FFT or overlap-add); costs a convolution
+      `gpuconv.convolve` (direct, FFT or blocked FFT); costs a convolution
       of ``K - 1 + T`` samples. The only path for ``method='direct'`` and
       for integer and boolean dtypes, whose results stay exact.
     * partitioned overlap-save (floating dtypes, ``method`` 'fft', 'oa' or
@@ -364,9 +365,7 @@ class StreamingConvolver:
         b, k = self.block_length, self.kernel_length
         taps = k - b
         rows = block.shape[0]
-        complex_ = xp.isdtype(block.dtype, "complex floating")
-        forward, inverse = ((self._backend.fft, self._backend.ifft) if complex_
-                            else (self._backend.rfft, self._backend.irfft))
+        forward, inverse = transforms(self._backend, block.dtype)
         # Several blocks per transform call, as many as the workspace budget allows.
         per_block = 3 * rows * nfft * block.dtype.itemsize
         group = max(1, self._backend.workspace_bytes() // per_block)
@@ -390,9 +389,8 @@ class StreamingConvolver:
             xp, backend = self._backend.xp, self._backend
             b, k = self.block_length, self.kernel_length
             kernel = xp.astype(self._kernel, work)
-            complex_ = xp.isdtype(work, "complex floating")
-            nfft = backend.next_fast_len(k - 1, real=not complex_)
-            forward = backend.fft if complex_ else backend.rfft
+            nfft = backend.next_fast_len(k - 1, real=not xp.isdtype(work, "complex floating"))
+            forward, _ = transforms(backend, work)
             self._spectra[work] = (kernel[:, :b], forward(kernel[:, b:], nfft), nfft)
         return self._spectra[work]
 

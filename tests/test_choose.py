@@ -6,11 +6,13 @@ import types
 import pytest
 import scipy.fft
 
+import gpuconv
 from gpuconv._algorithms import choose
 from gpuconv._algorithms.choose import (KNOWN_DEVICES, choose_method, crossover_taps,
                                         estimate, fft_passes, gpu_estimate)
-from gpuconv._plan import Request
-from gpuconv.backends import backend_named
+from gpuconv._plan import Request, fft_block
+from gpuconv.backends import _numba_kernels, backend_named
+from gpuconv.backends.numpy_backend import NumpyBackend
 
 
 def next_fast_len(n, real):
@@ -75,16 +77,53 @@ def default_costs():
 
 
 def test_cpu_estimate_is_work_times_constants(default_costs):
-    costs = default_costs
+    costs, cpu, threads = default_costs, backend_named("numpy"), gpuconv.config.effective_threads()
     request = same(4, 1000, 5)
-    times = choose.cpu_estimate(costs, request, "float64", next_fast_len)
+    times = choose.cpu_estimate(costs, request, "float64", cpu)
     direct = 4 * 1000 * (5 * costs["mac"]["float64"] + costs["output"]["float64"])
     assert times["direct"] == pytest.approx(direct + costs["call"]["direct"])
     nfft = next_fast_len(1000 + 5 - 1 - 2, True)  # 'same' needs no wrap-free tail
-    transforms = (2 * 4 + 1) * nfft * (math.log2(nfft) * costs["fft"]["float64"]
-                                       + costs["fft_point"]["float64"])
+    lines = (2 * choose.batched_lines(4, threads, "float64")
+             + choose.batched_lines(1, threads, "float64"))
+    transforms = lines * nfft * (math.log2(nfft) * costs["fft"]["float64"]
+                                 + costs["fft_point"]["float64"])
     assert times["fft"] == pytest.approx(transforms + costs["call"]["fft"])
-    assert estimate(backend_named("numpy"), request, "float64") == times
+    assert estimate(cpu, request, "float64") == times
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lines_beyond_whole_simd_batches_cost_more(dtype):
+    """pocketfft transforms lines in SIMD batches; a lone line costs a batch's share several times."""
+    width = choose.FFT_SIMD_LINES[dtype]
+    assert choose.batched_lines(2 * width, 2, dtype) == 2 * width
+    assert choose.batched_lines(1, 2, dtype) == choose.FFT_LEFTOVER_COST[dtype] > 1
+    assert choose.batched_lines(2 * width + 1, 2, dtype) == 2 * width + choose.FFT_LEFTOVER_COST[dtype]
+    assert choose.batched_lines(2, 2, dtype) == choose.FFT_LEFTOVER_COST[dtype]  # one each
+    assert choose.batched_lines(width, 1, dtype) == width
+
+
+def test_direct_counts_idle_threads(monkeypatch):
+    """One job (a short row) leaves the second thread idle: twice the time per output."""
+    monkeypatch.setattr(gpuconv.config, "threads", 2)
+    cpu = backend_named("numpy")
+    assert cpu.direct_job_outputs == _numba_kernels.TILE
+    one_job = choose.cpu_work(same(1, 1000, 5), "float32", cpu)["direct"]
+    many_jobs = choose.cpu_work(same(64, 1000, 5), "float32", cpu)["direct"]
+    assert one_job[1] / 1000 == 2 * many_jobs[1] / 64000
+
+
+def test_blocked_fft_counts_its_groups(default_costs, monkeypatch):
+    """A long row's frames go in whole SIMD batches over both threads; the
+    one or two frames of a short row are leftovers on one thread."""
+    monkeypatch.setattr(gpuconv.config, "threads", 2)
+    cpu = backend_named("numpy")
+
+    def points_per_frame(n, k):
+        step, nfft = fft_block(n, k, lambda m: next_fast_len(m, True), cpu.block_fft_points)
+        return choose.cpu_work(same(1, n, k), "float32", cpu)["oa"][1] / (math.ceil(n / step) * nfft)
+
+    assert points_per_frame(2**20, 1023) < 1.2  # two transforms a frame, two threads
+    assert points_per_frame(4096, 1023) >= 2 * choose.FFT_LEFTOVER_COST["float32"]
 
 
 def test_complex_ffts_use_complex_lengths(default_costs):
@@ -92,5 +131,7 @@ def test_complex_ffts_use_complex_lengths(default_costs):
     request = same(1, 1000, 100)
     lengths = []
     fake = lambda m, real: lengths.append(real) or next_fast_len(m, real)  # noqa: E731
-    choose.cpu_estimate(default_costs, request, "complex64", fake)
+    cpu = NumpyBackend()
+    cpu.next_fast_len = fake
+    choose.cpu_estimate(default_costs, request, "complex64", cpu)
     assert lengths and not any(lengths)

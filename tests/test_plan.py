@@ -17,8 +17,8 @@ import scipy.signal
 from hypothesis import given, strategies as st
 
 from gpuconv import _plan
-from gpuconv._plan import (BOUNDARIES, Request, broadcast_batch, extension, ndimage_window,
-                           normalize_axis, numpy_window, overlap_add_block, scipy_window)
+from gpuconv._plan import (BOUNDARIES, Request, broadcast_batch, extension, fft_block,
+                           ndimage_window, normalize_axis, numpy_window, scipy_window)
 
 MODES = ("full", "same", "valid")
 sizes = st.integers(1, 40)
@@ -134,15 +134,18 @@ def test_normalize_axis():
         normalize_axis(1.0, 3, "axes")
 
 
-@given(n=st.integers(1, 100_000), k=st.integers(1, 5000))
-def test_overlap_add_block(n, k):
-    block, nfft = overlap_add_block(n, k, lambda m: scipy.fft.next_fast_len(m, True))
-    assert block >= 1
-    assert block + k - 1 <= nfft           # one block's full convolution fits the transform
-    assert block >= k - 1                  # a tail spills into the next block only
+@given(outputs=st.integers(1, 100_000), k=st.integers(1, 5000),
+       largest=st.sampled_from([None, 64, 4096, 32768]))
+def test_fft_block(outputs, k, largest):
+    step, nfft = fft_block(outputs, k, lambda m: scipy.fft.next_fast_len(m, True), largest)
+    assert step >= 1
+    assert step + k - 1 == nfft            # a frame: k - 1 samples of history, then the block
+    assert step >= k - 1                   # the history lies within the previous block
     assert nfft == scipy.fft.next_fast_len(nfft, True)
-    if math.ceil(n / block) == 1:
-        assert nfft >= n + k - 1
+    if largest is not None and nfft > largest:  # only where nothing shorter fits 2k
+        assert nfft == scipy.fft.next_fast_len(max(2 * k, 64), True) or math.ceil(outputs / step) == 1
+    if math.ceil(outputs / step) == 1:
+        assert nfft >= outputs + k - 1
 
 
 def test_request_validation():

@@ -23,7 +23,7 @@ fft, oa
     three transforms with a radix-2 constant of about ``sqrt(2)`` each and
     the pointwise product and twiddle error (``~1`` each), rounded up to 8.
     ``nfft`` is bounded by ``4 * (n + k)``, the largest length either FFT
-    path can choose (`overlap_add_block` searches below ``4 * (n + k)``).
+    path can choose (`fft_block` searches below ``4 * (n + k)``).
 float16
     gpuconv computes float16 in float32 and rounds once at the end: the
     float32 bound plus ``eps(float16) * |ref|`` for the final rounding.
@@ -72,7 +72,7 @@ def direct_bound(abs_conv, taps: int, dtype):
 
 
 def fft_bound(abs_conv_full, n: int, k: int, dtype, axis: int = -1):
-    """Bound for an FFT or overlap-add result, one value per row (keepdims).
+    """Bound for an FFT or blocked FFT result, one value per row (keepdims).
 
     ``abs_conv_full`` is ``conv(|a|, |v|)`` over the full output of each row
     (along ``axis``); its row maximum sets the scale of the transforms.

@@ -1,4 +1,4 @@
-"""Algorithms written once against an array namespace: direct, FFT, overlap-add.
+"""Algorithms written once against an array namespace: direct, FFT, blocked FFT.
 
 `execute` is the single entry point the fronts call with a canonical
 `~gpuconv._plan.Request`: it picks the method, the dtype to compute in, and

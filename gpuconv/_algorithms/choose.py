@@ -1,4 +1,4 @@
-"""The ``auto`` method: a per-backend cost model picks direct, FFT or overlap-add.
+"""The ``auto`` method: a per-backend cost model picks direct, FFT or blocked FFT.
 
 On the CPU each estimate is (work) x (seconds per unit of work), with
 constants per dtype measured by ``gpuconv tune`` (`gpuconv._bench.calibrate`):
@@ -24,7 +24,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._plan import Request, overlap_add_block
+from .._config import config
+from .._plan import Request, fft_block, frame_groups
 from .fft import transform_length
 
 # --------------------------------------------------------------------------
@@ -33,38 +34,38 @@ from .fft import transform_length
 
 #: The dtypes the cost model knows; integers and booleans always go direct.
 COST_DTYPES = ("float32", "float64", "complex64", "complex128")
+ITEMSIZE = {"float32": 4, "float64": 8, "complex64": 8, "complex128": 16}
 
 #: What each entry of a cost table means (seconds per unit), by key:
 #: ``mac`` one direct multiply-add; ``output`` one direct output beyond its
-#: multiply-adds (loads, stores, staging); ``fft`` one ``n log2 n`` unit of a
-#: whole-row transform and ``fft_point`` one of its points (spectral product,
-#: padding, copies); ``oa`` and ``oa_point`` the same for overlap-add's
-#: block transforms, which stay in cache; ``call`` a fixed cost per call of
-#: each method. All but ``call`` are per dtype.
+#: multiply-adds (loads, stores, staging); ``fft`` one ``n log2 n`` unit of
+#: one line of a whole-row transform and ``fft_point`` one of its points
+#: (spectral product, padding, copies); ``oa`` and ``oa_point`` the same for
+#: the blocked FFT's transforms, which stay in cache; ``call`` a fixed cost
+#: per call of each method. Lines count as `cpu_work` says. All but ``call``
+#: are per dtype.
 COST_KEYS = ("mac", "output", "fft", "fft_point", "oa", "oa_point")
 CALL_KEYS = ("direct", "fft", "oa")
 
-#: Defaults for the project's CPU machine class (2-core Xeon with AVX-512,
-#: 2 threads), from ``gpuconv tune`` fits and the auto-regret grid of
-#: ``gpuconv bench --workloads regret`` there (docs/performance.md). The
-#: machine was shared while they were measured, so these are rounded middles
-#: of several runs; refresh them on a quiet machine with
-#: ``python -m benchmarks.calibrate``. Other CPU backends (the host
-#: emulator) share them.
+#: Defaults for the project's CPU machine class (2 cores with AVX-512, 2
+#: threads): the middle of five fits on a quiet machine,
+#: ``python -m benchmarks.calibrate --runs 5``, checked on the auto-regret
+#: grid of ``gpuconv bench --workloads regret`` (docs/performance.md).
+#: Other CPU backends (the host emulator) share them.
 DEFAULT_COSTS = {
-    "mac": {"float32": 4.5e-11, "float64": 8e-11, "complex64": 1.8e-10, "complex128": 4e-10},
-    "output": {"float32": 1e-10, "float64": 2e-10, "complex64": 2e-10, "complex128": 4e-10},
-    "fft": {"float32": 3e-10, "float64": 6.5e-10, "complex64": 6e-10, "complex128": 1.3e-09},
-    "fft_point": {"float32": 0.0, "float64": 0.0, "complex64": 0.0, "complex128": 0.0},
-    "oa": {"float32": 1.5e-10, "float64": 6e-10, "complex64": 3e-10, "complex128": 1.2e-09},
-    "oa_point": {"float32": 2e-09, "float64": 2e-09, "complex64": 4e-09, "complex128": 4e-09},
-    "call": {"direct": 3e-05, "fft": 4.5e-05, "oa": 8e-05},
+    "mac": {"float32": 1.6e-11, "float64": 3.2e-11, "complex64": 5.8e-11, "complex128": 1.1e-10},
+    "output": {"float32": 4.2e-11, "float64": 4.6e-11, "complex64": 2.7e-11, "complex128": 3.5e-11},
+    "fft": {"float32": 6.4e-11, "float64": 1.6e-10, "complex64": 2.5e-11, "complex128": 3.1e-10},
+    "fft_point": {"float32": 3.6e-10, "float64": 0.0, "complex64": 1.7e-09, "complex128": 0.0},
+    "oa": {"float32": 4.5e-11, "float64": 1e-10, "complex64": 1.6e-10, "complex128": 4e-10},
+    "oa_point": {"float32": 1.5e-09, "float64": 2.2e-09, "complex64": 2e-09, "complex128": 2.2e-09},
+    "call": {"direct": 1.6e-05, "fft": 3.1e-05, "oa": 5.2e-05},
 }
 
 #: Environment variable naming the directory of the measured cost table.
 CACHE_DIR_VARIABLE = "GPUCONV_CACHE_DIR"
 #: Version of the cost file's layout; a file of another version is ignored.
-COSTS_FORMAT = 2
+COSTS_FORMAT = 3
 
 
 def cache_dir() -> Path:
@@ -169,33 +170,86 @@ def forget_loaded_costs() -> None:
     _load_costs.cache_clear()
 
 
-def cpu_estimate(costs: dict, request: Request, dtype_name: str,
-                 next_fast_len) -> dict[str, float]:
-    """Seconds of each method for ``request`` under CPU cost table ``costs``.
+#: Lines scipy.fft (pocketfft) transforms at once in SIMD registers: four in
+#: single precision and two in double on the SSE2 baseline of SciPy's
+#: wheels. Lines a call has beyond whole batches of this many per thread go
+#: one at a time, the threads sharing them, each costing about
+#: `FFT_LEFTOVER_COST` lines of a batch (``python -m benchmarks.fft_lines``;
+#: docs/performance.md, "Transform lines").
+FFT_SIMD_LINES = {"float32": 4, "complex64": 4, "float64": 2, "complex128": 2}
+FFT_LEFTOVER_COST = {"float32": 4.0, "complex64": 4.0, "float64": 3.0, "complex128": 2.0}
 
-    >>> import scipy.fft
+
+def batched_lines(lines: int, threads: int, dtype_name: str) -> float:
+    """Time of one transform call over ``lines`` lines, in lines of a SIMD batch.
+
+    >>> batched_lines(16, 2, "float32"), batched_lines(1, 2, "float32"), batched_lines(12, 2, "float32")
+    (16.0, 4.0, 16.0)
+    """
+    batch = FFT_SIMD_LINES[dtype_name] * threads
+    whole = lines // batch * batch
+    return whole + math.ceil((lines - whole) / threads) * FFT_LEFTOVER_COST[dtype_name]
+
+
+def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[float, float]]:
+    """The two counts each method's two CPU cost constants multiply.
+
+    ``direct``: multiply-adds and outputs, times the threads left idle when
+    there are fewer jobs of ``backend.direct_job_outputs`` outputs than
+    threads (or an uneven share of them). ``fft`` and ``oa``: transform
+    units (``nfft * log2(nfft)`` per line) and points (``nfft`` per line),
+    with lines counted by `batched_lines` for the thread count and the way
+    ``backend`` groups the blocked method's frames (`frame_groups`).
+
+    >>> from gpuconv.backends import backend_named
+    >>> work = cpu_work(Request(rows=8, n=1000, k=5, kernel_rows=1, start=2, out_len=1000),
+    ...                 "float64", backend_named("numpy"))
+    >>> work["direct"][0] / work["direct"][1]  # multiply-adds per output
+    5.0
+    """
+    rows, n, k = request.rows, request.n, request.k
+    threads = config.effective_threads()
+    real = not dtype_name.startswith("complex")
+
+    def transforms(lines: float, length: int) -> tuple[float, float]:
+        return lines * length * math.log2(max(length, 2)), lines * length
+
+    kernel_lines = batched_lines(request.kernel_rows, threads, dtype_name)
+    nfft = backend.next_fast_len(transform_length(n, k, request.start, request.out_len), real)
+    fft_lines = 2 * batched_lines(rows, threads, dtype_name) + kernel_lines
+
+    # Blocked: each group is framed and transformed both ways by one thread,
+    # the groups spread over the threads.
+    step, oa_nfft = fft_block(request.out_len, k, lambda m: backend.next_fast_len(m, real),
+                              backend.block_fft_points)
+    groups = frame_groups(rows, math.ceil(request.out_len / step),
+                          oa_nfft * ITEMSIZE[dtype_name], backend.block_group_bytes, threads)
+    per_thread = sum(2 * batched_lines((r1 - r0) * (b1 - b0), 1, dtype_name)
+                     for (r0, r1), (b0, b1) in groups) / min(threads, len(groups))
+    outputs = rows * request.out_len
+    jobs = max(1, math.ceil(outputs / backend.direct_job_outputs))  # about so
+    idle = math.ceil(jobs / threads) * threads / jobs
+    return {
+        "direct": (idle * outputs * request.taps_per_output, idle * outputs),
+        "fft": transforms(fft_lines, nfft),
+        "oa": transforms(per_thread + kernel_lines, oa_nfft),
+    }
+
+
+def cpu_estimate(costs: dict, request: Request, dtype_name: str, backend) -> dict[str, float]:
+    """Seconds of each method for ``request`` on CPU ``backend`` under cost table ``costs``.
+
+    >>> from gpuconv.backends import backend_named
     >>> request = Request(rows=64, n=65536, k=7, kernel_rows=1, start=3, out_len=65536)
-    >>> times = cpu_estimate(DEFAULT_COSTS, request, "float32", scipy.fft.next_fast_len)
+    >>> times = cpu_estimate(DEFAULT_COSTS, request, "float32", backend_named("numpy"))
     >>> min(times, key=times.get)
     'direct'
     """
-    rows, n, k = request.rows, request.n, request.k
-    calls = costs["call"]
-
-    def transforms(count, length, per_unit, per_point):
-        return count * length * (math.log2(max(length, 2)) * per_unit + per_point)
-
-    direct = rows * request.out_len * (request.taps_per_output * costs["mac"][dtype_name]
-                                       + costs["output"][dtype_name])
-    real = not dtype_name.startswith("complex")
-    nfft = next_fast_len(transform_length(n, k, request.start, request.out_len), real)
-    fft = transforms(2 * rows + request.kernel_rows, nfft,
-                     costs["fft"][dtype_name], costs["fft_point"][dtype_name])
-    block, oa_nfft = overlap_add_block(n, k, lambda m: next_fast_len(m, real))
-    blocks = math.ceil(n / block)
-    oa = transforms(2 * rows * blocks + request.kernel_rows, oa_nfft,
-                    costs["oa"][dtype_name], costs["oa_point"][dtype_name])
-    return {"direct": direct + calls["direct"], "fft": fft + calls["fft"], "oa": oa + calls["oa"]}
+    constants = {"direct": ("mac", "output"), "fft": ("fft", "fft_point"), "oa": ("oa", "oa_point")}
+    return {method: (first * costs[constants[method][0]][dtype_name]
+                     + second * costs[constants[method][1]][dtype_name]
+                     + costs["call"][method])
+            for method, (first, second) in cpu_work(request, dtype_name, backend).items()}
 
 
 def estimate(backend, request: Request, dtype_name: str) -> dict[str, float]:
@@ -203,7 +257,7 @@ def estimate(backend, request: Request, dtype_name: str) -> dict[str, float]:
     figures = getattr(backend, "figures", None)
     if figures is not None:
         return gpu_estimate(figures, request, dtype_name, backend.next_fast_len)
-    return cpu_estimate(costs_in_use()[0], request, dtype_name, backend.next_fast_len)
+    return cpu_estimate(costs_in_use()[0], request, dtype_name, backend)
 
 
 def choose_method(backend, request: Request, dtype_name: str) -> str:
@@ -234,7 +288,6 @@ class DeviceFigures:
 DIRECT_EFFICIENCY = 0.5
 #: cuFFT does up to this many points in one pass through shared memory.
 FFT_POINTS_PER_PASS = 4096
-ITEMSIZE = {"float32": 4, "float64": 8, "complex64": 8, "complex128": 16}
 
 
 def fft_passes(length: int) -> int:
@@ -269,12 +322,12 @@ def gpu_estimate(figures: DeviceFigures, request: Request, dtype_name: str,
         return (2 * 2 * fft_passes(length) + 3) * spectrum / bandwidth
 
     nfft = next_fast_len(transform_length(n, k, request.start, request.out_len), real=True)
-    block, oa_nfft = overlap_add_block(n, k, lambda m: next_fast_len(m, real=True))
-    blocks = math.ceil(n / block)
+    step, oa_nfft = fft_block(request.out_len, k, lambda m: next_fast_len(m, real=True))
+    blocks = math.ceil(request.out_len / step)
     return {
         "direct": direct + figures.launch,
         "fft": transform_seconds(nfft, nfft) + 4 * figures.launch,
-        # overlap-add adds one pass to add the block tails together
+        # the blocked FFT adds one pass: framing the input, storing the clean parts
         "oa": transform_seconds(blocks * oa_nfft, oa_nfft) + 2 * rows * n * item / bandwidth
         + 5 * figures.launch,
     }

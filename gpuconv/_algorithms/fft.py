@@ -25,11 +25,11 @@ def transform_length(n: int, k: int, start: int, out_len: int) -> int:
     return max(start + out_len, n + k - 1 - start, 1)
 
 
-def spectra(backend, x, w, nfft: int):
-    """Forward transforms of ``x`` and ``w`` at ``nfft``, and the inverse to use."""
-    if backend.xp.isdtype(x.dtype, "complex floating"):
-        return backend.fft(x, nfft), backend.fft(w, nfft), backend.ifft
-    return backend.rfft(x, nfft), backend.rfft(w, nfft), backend.irfft
+def transforms(backend, dtype):
+    """The backend's forward and inverse transform for ``dtype``: real or complex."""
+    if backend.xp.isdtype(dtype, "complex floating"):
+        return backend.fft, backend.ifft
+    return backend.rfft, backend.irfft
 
 
 def fft_convolve(backend, x, w, request):
@@ -38,6 +38,7 @@ def fft_convolve(backend, x, w, request):
     n, k = x.shape[1], w.shape[1]
     nfft = backend.next_fast_len(transform_length(n, k, start, out_len),
                                  real=not backend.xp.isdtype(x.dtype, "complex floating"))
-    x_hat, w_hat, inverse = spectra(backend, x, w, nfft)
-    x_hat *= w_hat
+    forward, inverse = transforms(backend, x.dtype)
+    x_hat = forward(x, nfft)
+    x_hat *= forward(w, nfft)
     return inverse(x_hat, nfft)[:, start:start + out_len]

@@ -1,10 +1,20 @@
-"""Overlap-add: long signals with medium kernels, in blocks of one FFT size each.
+"""Blocked FFT convolution (method ``'oa'``): long signals, medium kernels.
 
-Every row is cut into blocks of ``block`` samples; each block is convolved at
-``nfft = block + k - 1`` (rounded to a fast length) in one batched transform,
-and the tails that run past a block are added onto the next one. Work per
-output grows with ``log(k)`` instead of ``log(n)``, and the transforms stay
-cache-sized.
+The output is cut into blocks of ``step`` samples, and each block is the
+clean part of one circular convolution at ``nfft = step + k - 1`` points
+(overlap-save): its frame holds the ``k - 1`` input samples before the
+block and the block's own, so every output is written once and blocks
+never depend on each other. Work per output grows with ``log(k)`` instead
+of ``log(n)``. SciPy's ``oaconvolve`` adds block tails instead (overlap-add);
+the transforms are the same and the results agree to rounding.
+
+Frames are transformed in groups of ``backend.block_group_bytes``, each
+group framed, transformed, multiplied, transformed back and stored before
+the next (`backend.run_tasks` spreads the groups over the CPU's threads). On
+the CPU a group stays in one core's cache and every temporary is small and
+reused, where one batch of all frames would allocate (and page-fault) a few
+times the output on every call (docs/performance.md, "W3"). On a GPU a group
+is the whole slab: one batched transform each way.
 """
 
 from __future__ import annotations
@@ -13,39 +23,68 @@ import math
 
 import array_api_compat
 
-from .._plan import overlap_add_block
-from .fft import spectra
-
+from .._plan import fft_block, frame_groups
+from .fft import transforms
 
 def oa_convolve(backend, x, w, request):
     """``y[:, start:start + out_len]`` of the zero-boundary full convolution."""
-    start, out_len = request.start, request.out_len
     xp = backend.xp
+    start, out_len = request.start, request.out_len
     rows, n = x.shape
     k = w.shape[1]
     real = not xp.isdtype(x.dtype, "complex floating")
-    block, nfft = overlap_add_block(n, k, lambda m: backend.next_fast_len(m, real=real))
-    blocks = math.ceil(n / block)
     device = array_api_compat.device(x)
+    if out_len == 0:
+        return xp.empty((rows, 0), dtype=x.dtype, device=device)
+    step, nfft = fft_block(out_len, k, lambda m: backend.next_fast_len(m, real=real),
+                           largest=backend.block_fft_points)
+    blocks = math.ceil(out_len / step)
+    forward, inverse = transforms(backend, x.dtype)
+    w_hat = forward(w, nfft)[:, None, :]  # (1 or rows, 1, bins) against (rows, blocks, bins)
+    # Wider than out_len by less than one block, so every group stores whole blocks.
+    out = xp.empty((rows, blocks * step), dtype=x.dtype, device=device)
 
-    # Blocks laid out at the transform length already: one copy of the input,
-    # where padding each block to nfft in the transform would be a second.
-    padded = xp.empty((rows, blocks, nfft), dtype=x.dtype, device=device)
-    whole = (blocks - 1) * block
-    padded[:, :blocks - 1, :block] = xp.reshape(x[:, :whole], (rows, blocks - 1, block))
-    padded[:, blocks - 1, :n - whole] = x[:, whole:]
-    padded[:, blocks - 1, n - whole:] = 0
-    padded[:, :blocks - 1, block:] = 0
-    x_hat, w_hat, inverse = spectra(backend, padded, w[:, None, :], nfft)
-    x_hat *= w_hat
-    pieces = inverse(x_hat, nfft)  # (rows, blocks, nfft); block + k - 1 <= nfft
+    groups = frame_groups(rows, blocks, nfft * x.dtype.itemsize, backend.block_group_bytes,
+                          backend.task_threads())
 
-    full = xp.empty((rows, blocks * block + k - 1), dtype=x.dtype, device=device)
-    body = xp.reshape(full[:, :blocks * block], (rows, blocks, block), copy=False)  # a view
-    body[...] = pieces[..., :block]
-    full[:, blocks * block:] = pieces[:, -1, block:block + k - 1]
-    if k > 1 and blocks > 1:
-        # Block b's tail (k - 1 <= block samples) lands on the head of block b + 1:
-        # added in place, without a zero-padded copy of every tail.
-        body[:, 1:, :k - 1] += pieces[:, :-1, block:block + k - 1]
-    return full[:, start:start + out_len]
+    def convolve_group(index):
+        (r0, r1), (b0, b1) = groups[index]
+        frames = _frames(xp, x[r0:r1], start + b0 * step - (k - 1), b1 - b0, step, nfft)
+        spectrum = forward(frames, nfft)
+        spectrum *= w_hat if w_hat.shape[0] == 1 else w_hat[r0:r1]
+        clean = inverse(spectrum, nfft)[..., k - 1:]  # (rows, blocks, step)
+        stored = xp.reshape(out[r0:r1, b0 * step:b1 * step], (r1 - r0, b1 - b0, step),
+                            copy=False)  # a view
+        stored[...] = clean
+
+    backend.run_tasks(convolve_group, len(groups))
+    return out[:, :out_len]
+
+
+def _frames(xp, x, first: int, count: int, step: int, nfft: int):
+    """``count`` frames of ``nfft`` samples of each row of ``x``, the first
+    starting at sample ``first`` and each ``step`` after the last; samples
+    outside the row are zero. Shape (rows, count, nfft).
+
+    Frame ``b`` is the ``k - 1 = nfft - step`` samples the previous frame
+    ends with, then ``step`` new ones: one copy of the span they cover, then
+    one of each frame, since the array API has no overlapping views.
+
+    >>> import numpy as np
+    >>> _frames(np, np.arange(1, 8)[None], -2, 3, 3, 5)[0]
+    array([[0, 0, 1, 2, 3],
+           [2, 3, 4, 5, 6],
+           [5, 6, 7, 0, 0]])
+    """
+    rows, n = x.shape
+    overlap = nfft - step
+    span = xp.zeros((rows, count * step + overlap), dtype=x.dtype,
+                    device=array_api_compat.device(x))
+    lo, hi = max(first, 0), min(first + span.shape[1], n)
+    if hi > lo:
+        span[:, lo - first:hi - first] = x[:, lo:hi]
+    frames = xp.empty((rows, count, nfft), dtype=x.dtype, device=array_api_compat.device(x))
+    frames[:, :, overlap:] = xp.reshape(span[:, overlap:], (rows, count, step))
+    frames[:, 0, :overlap] = span[:, :overlap]
+    frames[:, 1:, :overlap] = frames[:, :-1, step:]  # overlap <= step: already filled
+    return frames

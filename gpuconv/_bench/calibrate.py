@@ -12,7 +12,6 @@ machine other work only adds time.
 from __future__ import annotations
 
 import datetime
-import math
 
 import numpy as np
 
@@ -20,12 +19,12 @@ from .timing import fastest_seconds
 
 #: (rows, n, k) of the calibration runs of each method; 'same' output.
 #: Direct: kernel lengths apart so the per-tap and per-output costs separate.
-#: FFT: transform lengths from cache-sized to far beyond. Overlap-add: block
+#: FFT: transform lengths from cache-sized to far beyond. Blocked FFT: block
 #: sizes from small to large kernels.
 SIZES = {
     "direct": [(8, 65536, 3), (8, 65536, 31), (8, 65536, 127)],
-    "fft": [(64, 4096, 31), (8, 65536, 31), (2, 2**20, 31)],
-    "oa": [(4, 2**18, 31), (4, 2**18, 255), (2, 2**18, 1023)],
+    "fft": [(64, 4096, 31), (8, 65536, 31), (4, 2**18, 31)],
+    "oa": [(4, 2**18, 127), (4, 2**18, 511), (2, 2**18, 2047), (2, 2**18, 8191)],
 }
 QUICK_SIZES = {
     "direct": [(4, 16384, 3), (4, 16384, 63)],
@@ -38,34 +37,28 @@ TINY = (1, 64, 3)
 
 def _time(backend, method: str, rows: int, n: int, k: int, dtype: str, repeats: int) -> float:
     from .._algorithms import execute
-    from .._plan import Request
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((rows, n)).astype(dtype)
     w = rng.standard_normal((1, k)).astype(dtype)
     if dtype.startswith("complex"):
         x = x + 1j * rng.standard_normal((rows, n)).astype(dtype)
-    request = Request(rows=rows, n=n, k=k, kernel_rows=1, start=(k - 1) // 2, out_len=n)
-    result_dtype = np.dtype(dtype)
+    request, result_dtype = _request(rows, n, k), np.dtype(dtype)
     return fastest_seconds(lambda: execute(backend, x, w, request, method, result_dtype),
                            repeats=repeats)
 
 
-def _features(method: str, rows: int, n: int, k: int, dtype: str, next_fast_len) -> tuple:
+def _features(method: str, rows: int, n: int, k: int, dtype: str, backend) -> tuple:
     """The two work counts `cpu_estimate` multiplies by the method's two constants."""
-    from .._algorithms.fft import transform_length
-    from .._plan import overlap_add_block
+    from .._algorithms.choose import cpu_work
 
-    real = not dtype.startswith("complex")
-    if method == "direct":
-        return rows * n * min(k, n), rows * n
-    if method == "fft":
-        nfft = next_fast_len(transform_length(n, k, (k - 1) // 2, n), real)
-        count = 2 * rows + 1
-    else:
-        block, nfft = overlap_add_block(n, k, lambda m: next_fast_len(m, real))
-        count = 2 * rows * math.ceil(n / block) + 1
-    return count * nfft * math.log2(nfft), count * nfft
+    return cpu_work(_request(rows, n, k), dtype, backend)[method]
+
+
+def _request(rows: int, n: int, k: int):
+    from .._plan import Request
+
+    return Request(rows=rows, n=n, k=k, kernel_rows=1, start=(k - 1) // 2, out_len=n)
 
 
 def _fit(features: list, seconds: list) -> tuple[tuple, float]:
@@ -114,7 +107,7 @@ def calibrate(backend=None, *, quick: bool = False, log=None) -> dict:
             features, seconds = [], []
             for rows, n, k in points:
                 elapsed = _time(backend, method, rows, n, k, dtype, repeats)
-                features.append(_features(method, rows, n, k, dtype, backend.next_fast_len))
+                features.append(_features(method, rows, n, k, dtype, backend))
                 seconds.append(max(elapsed - calls[method], elapsed / 10))
             (unit, point), misfits[f"{method} {dtype}"] = _fit(features, seconds)
             costs[names[method][0]][dtype] = unit

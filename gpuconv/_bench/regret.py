@@ -1,4 +1,4 @@
-"""Auto regret: the time of ``auto``'s choice over the best of direct, FFT and overlap-add.
+"""Auto regret: the time of ``auto``'s choice over the best of direct, FFT and blocked FFT.
 
 On a grid of (rows, n, k, dtype) every method is timed through the same
 `gpuconv._algorithms.execute` call ``auto`` makes (``'same'`` output, zero

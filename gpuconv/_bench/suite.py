@@ -184,7 +184,7 @@ def header_markdown(machine: Machine, command: str, repeats: int, warning: str |
     else:
         floor = ("Floor: the larger of the bytes moved (each input read and each output "
                  "written once) at the copy bandwidth and the fewest flops (direct, FFT or "
-                 "overlap-add) at the GEMM rate of the dtype, both measured in this run with "
+                 "blocked FFT) at the GEMM rate of the dtype, both measured in this run with "
                  "the library's thread count.")
     lines = [f"Command: `{command}`", "",
              f"Machine: {machine.describe()}; {', '.join(versions)}.", "",

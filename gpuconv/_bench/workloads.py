@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .._plan import Request, ndimage_window, overlap_add_block
+from .._plan import Request, fft_block, ndimage_window
 
 #: Flops of a real FFT of ``L`` points, per ``L log2 L`` (half a complex one's 5).
 REAL_FFT_FLOPS = 2.5
@@ -145,7 +145,7 @@ class ConvWorkload:
         return 2 * self.rows * self.n * np.dtype(self.dtype).itemsize
 
     def flops(self) -> float:
-        """Fewest flops of a direct sum (2 per tap per output), whole-row FFT or overlap-add.
+        """Fewest flops of a direct sum (2 per tap per output), whole-row FFT or blocked FFT.
 
         An FFT convolution counts a forward and an inverse real transform per
         row (``2.5 L log2 L`` flops each) and the spectral product (3 flops per
@@ -160,8 +160,8 @@ class ConvWorkload:
             return transforms * (2 * per + 3 * length) + per
 
         whole = fft_flops(self.rows, scipy.fft.next_fast_len(self.n + self.k - 1, True))
-        block, nfft = overlap_add_block(self.n, self.k, lambda m: scipy.fft.next_fast_len(m, True))
-        blocks = self.rows * math.ceil(self.n / block)
+        step, nfft = fft_block(self.n, self.k, lambda m: scipy.fft.next_fast_len(m, True))
+        blocks = self.rows * math.ceil(self.n / step)
         return min(direct, whole, fft_flops(blocks, nfft))
 
     def gpuconv_call(self, w):

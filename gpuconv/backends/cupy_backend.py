@@ -68,6 +68,20 @@ class CupyBackend:
     def next_fast_len(self, n: int, real: bool) -> int:
         return cufft.next_fast_len(n, real)
 
+    #: The blocked FFT method takes the cost model's transform length and one
+    #: batched transform each way over a whole slab (no cache to stay in).
+    block_fft_points = None
+    block_group_bytes = None
+
+    def task_threads(self) -> int:
+        return 1
+
+    def run_tasks(self, task, count: int) -> None:
+        """Call ``task(i)`` for every ``i`` in ``range(count)``, in order: the
+        device runs one task's kernels in parallel already."""
+        for index in range(count):
+            task(index)
+
     def workspace_bytes(self) -> int:
         """``gpuconv.config.max_workspace_bytes``, else `WORKSPACE_FRACTION` of
         the free device memory, counting blocks CuPy's pool holds but no array uses."""

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import array_api_compat
 import array_api_compat.numpy as xp
@@ -31,6 +36,19 @@ DEFAULT_WORKSPACE = 256 * 2**20
 #: Seconds a reading of the available memory is reused (reading costs ~10 us).
 _MEMORY_READING_LIFETIME = 1.0
 _memory_reading = (-math.inf, None)
+#: Longest transform of the blocked FFT method when a shorter one will do
+#: (`gpuconv._plan.fft_block`): longer frames spill one core's 1 MiB L2 and
+#: ran W3 (16 x 262144 float32, K=4095) 5-10% slower (docs/performance.md,
+#: "The blocked FFT on W3").
+BLOCK_FFT_POINTS = 16384
+#: Bytes of frames one task of the blocked FFT method transforms at a time,
+#: so that a task's frames stay in L2. On W3, groups of 1 MiB and 4 MiB ran
+#: within 5% of each other, and groups of 256 KiB 10% slower.
+BLOCK_GROUP_BYTES = 2**20
+
+# Set in threads running `NumpyBackend.run_tasks` tasks, whose transforms
+# then take one thread each (the tasks already use them all).
+_in_task = threading.local()
 
 
 def available_memory() -> int | None:
@@ -70,6 +88,20 @@ def default_workspace() -> int:
     return int(min(max(available * WORKSPACE_FRACTION, WORKSPACE_FLOOR), WORKSPACE_CAP))
 
 
+def _fft_workers() -> int:
+    return 1 if getattr(_in_task, "active", False) else config.effective_threads()
+
+
+@functools.lru_cache(maxsize=1)
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """The helper threads of `NumpyBackend.run_tasks`, kept between calls."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="gpuconv")
+
+
+# A forked child has none of its parent's threads: it makes its own pool.
+os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 class NumpyBackend:
     """Computes on NumPy arrays on the CPU."""
 
@@ -93,6 +125,9 @@ class NumpyBackend:
 
     #: The Numba kernel applies boundary rules itself (no padded copy of the batch).
     direct_boundaries = True
+    #: Outputs per parallel job of the Numba kernel (its ``TILE``, kept here
+    #: so the cost model need not load Numba): fewer jobs than threads idle some.
+    direct_job_outputs = 2048
 
     def direct(self, x, w, request):
         """Numba kernel; see `gpuconv.backends._numba_kernels.direct_rows`."""
@@ -122,16 +157,49 @@ class NumpyBackend:
             cls.conv_channels = None
 
     def rfft(self, x, n):
-        return scipy.fft.rfft(x, n, axis=-1, workers=config.effective_threads())
+        return scipy.fft.rfft(x, n, axis=-1, workers=_fft_workers())
 
     def irfft(self, x, n):
-        return scipy.fft.irfft(x, n, axis=-1, workers=config.effective_threads())
+        return scipy.fft.irfft(x, n, axis=-1, workers=_fft_workers())
 
     def fft(self, x, n):
-        return scipy.fft.fft(x, n, axis=-1, workers=config.effective_threads())
+        return scipy.fft.fft(x, n, axis=-1, workers=_fft_workers())
 
     def ifft(self, x, n):
-        return scipy.fft.ifft(x, n, axis=-1, workers=config.effective_threads())
+        return scipy.fft.ifft(x, n, axis=-1, workers=_fft_workers())
+
+    block_fft_points = BLOCK_FFT_POINTS
+    block_group_bytes = BLOCK_GROUP_BYTES
+
+    def task_threads(self) -> int:
+        """Threads `run_tasks` spreads tasks over."""
+        return config.effective_threads()
+
+    def run_tasks(self, task, count: int) -> None:
+        """Call ``task(i)`` for every ``i`` in ``range(count)``, spread over
+        `task_threads` threads (this one among them).
+
+        The tasks must be independent. NumPy and scipy.fft release the GIL,
+        so they run in parallel; a transform inside a task takes one thread.
+        """
+        threads = min(self.task_threads(), count)
+        tickets = itertools.count()
+
+        def take_tickets():
+            _in_task.active = True
+            try:
+                while (index := next(tickets)) < count:  # next() on a count is atomic
+                    task(index)
+            finally:
+                _in_task.active = False
+
+        helpers = [_pool(threads - 1).submit(take_tickets) for _ in range(threads - 1)]
+        try:
+            take_tickets()
+        finally:
+            wait(helpers)
+        for helper in helpers:
+            helper.result()  # re-raises a helper's exception
 
     def next_fast_len(self, n: int, real: bool) -> int:
         return scipy.fft.next_fast_len(n, real)

@@ -1,6 +1,6 @@
 """``gpuconv tune``: measure the CPU cost model's constants here and store them.
 
-``auto`` picks direct, FFT or overlap-add from seconds-per-unit constants
+``auto`` picks direct, FFT or blocked FFT from seconds-per-unit constants
 (`gpuconv._algorithms.choose`). The defaults were measured on the project's
 machine class; this command measures them on this machine, with the current
 thread count, and writes them as JSON to the user's cache directory

@@ -1,0 +1,82 @@
+"""The blocked FFT's two CPU settings on W3, and what one call costs the kernel.
+
+Run with ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.blocked_fft``.
+
+1. ``method='oa'`` on W3 (16 x 262144 float32, K=4095, 'same') for caps on
+   the transform length (`NumpyBackend.block_fft_points`) and group sizes
+   (`NumpyBackend.block_group_bytes`): median of 7, twice each.
+2. Each FFT path and ``scipy.signal.fftconvolve`` (workers = the library's
+   threads) on W3, with the minor page faults and the kernel (``sys``) time
+   per call (``getrusage``): fresh temporaries larger than the allocator
+   keeps are faulted in, and zeroed by the kernel, on every call.
+3. What handing tasks to the helper threads costs: `NumpyBackend.run_tasks`
+   with two empty tasks against one (fastest of 2000 calls).
+"""
+
+from __future__ import annotations
+
+import resource
+
+import scipy.fft
+import scipy.signal
+
+import gpuconv
+from gpuconv._bench.timing import fastest_seconds, median_seconds
+from gpuconv._bench.workloads import workload
+from gpuconv.backends.numpy_backend import NumpyBackend
+
+CAPS = (16384, 32768, 65536)
+GROUP_KIB = (256, 1024, 4096)
+
+
+def main() -> None:
+    inputs = workload("W3").inputs()
+    x, w = inputs["x"], inputs["w"]
+    threads = gpuconv.config.effective_threads()
+    print(f"W3, {threads} threads; method='oa', median of 7 (two measurements)")
+    print("| cap (points) | " + " | ".join(f"groups of {kib} KiB" for kib in GROUP_KIB) + " |")
+    print("| --- |" + " --- |" * len(GROUP_KIB))
+    saved = NumpyBackend.block_fft_points, NumpyBackend.block_group_bytes
+    try:
+        for cap in CAPS:
+            cells = []
+            for kib in GROUP_KIB:
+                NumpyBackend.block_fft_points, NumpyBackend.block_group_bytes = cap, kib * 1024
+                times = [median_seconds(lambda: gpuconv.convolve(x, w, "same", method="oa"))
+                         for _ in range(2)]
+                cells.append(" / ".join(f"{t * 1e3:.1f}" for t in times) + " ms")
+            print(f"| {cap} | " + " | ".join(cells) + " |")
+    finally:
+        NumpyBackend.block_fft_points, NumpyBackend.block_group_bytes = saved
+
+    calls = {
+        "gpuconv method='oa'": lambda: gpuconv.convolve(x, w, "same", method="oa"),
+        "gpuconv method='fft'": lambda: gpuconv.convolve(x, w, "same", method="fft"),
+        f"scipy.signal.fftconvolve (workers={threads})": lambda: _fftconvolve(x, w, threads),
+    }
+    print("\n| call | median | minor faults a call | sys a call |")
+    print("| --- | --- | --- | --- |")
+    for label, call in calls.items():
+        call()
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        seconds = median_seconds(call, repeats=8)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        runs = 9  # median_seconds' warm-up and its 8 runs
+        faults = (after.ru_minflt - before.ru_minflt) / runs
+        system = (after.ru_stime - before.ru_stime) / runs
+        print(f"| {label} | {seconds * 1e3:.1f} ms | {faults:.0f} | {system * 1e3:.1f} ms |")
+
+
+    backend = NumpyBackend()
+    shared = fastest_seconds(lambda: backend.run_tasks(lambda index: None, 2), repeats=2000)
+    alone = fastest_seconds(lambda: backend.run_tasks(lambda index: None, 1), repeats=2000)
+    print(f"\nrun_tasks: two empty tasks {shared * 1e6:.1f} us, one {alone * 1e6:.1f} us a call")
+
+
+def _fftconvolve(x, w, threads):
+    with scipy.fft.set_workers(threads):
+        return scipy.signal.fftconvolve(x, w[None], mode="same", axes=-1)
+
+
+if __name__ == "__main__":
+    main()
