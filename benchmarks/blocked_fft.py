@@ -11,17 +11,22 @@ Run with ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.blo
    keeps are faulted in, and zeroed by the kernel, on every call.
 3. What handing tasks to the helper threads costs: `NumpyBackend.run_tasks`
    with two empty tasks against one (fastest of 2000 calls).
+4. The steps of one group (16 frames of 16384 points of W3's first row) on
+   one thread: framing, forward transform, spectral product, inverse, store
+   (fastest of 200).
 """
 
 from __future__ import annotations
 
 import resource
 
+import numpy as np
 import scipy.fft
 import scipy.signal
 
 import gpuconv
 from gpuconv._bench.timing import fastest_seconds, median_seconds
+from gpuconv._algorithms.overlap import _frames
 from gpuconv._bench.workloads import workload
 from gpuconv.backends.numpy_backend import NumpyBackend
 
@@ -71,6 +76,26 @@ def main() -> None:
     shared = fastest_seconds(lambda: backend.run_tasks(lambda index: None, 2), repeats=2000)
     alone = fastest_seconds(lambda: backend.run_tasks(lambda index: None, 1), repeats=2000)
     print(f"\nrun_tasks: two empty tasks {shared * 1e6:.1f} us, one {alone * 1e6:.1f} us a call")
+
+    nfft, frames_a_group = NumpyBackend.block_fft_points, 16
+    k = w.size
+    step = nfft - k + 1
+    row = x[:1]
+    spectrum_w = scipy.fft.rfft(w, nfft)
+    frames = _frames(np, row, 0, frames_a_group, step, nfft)
+    spectrum = scipy.fft.rfft(frames, nfft, workers=1)
+    inverse = scipy.fft.irfft(spectrum, nfft, workers=1)
+    out, product = np.empty((1, frames_a_group, step), dtype=x.dtype), np.empty_like(spectrum)
+    steps = {
+        "framing": lambda: _frames(np, row, 0, frames_a_group, step, nfft),
+        "forward": lambda: scipy.fft.rfft(frames, nfft, workers=1),
+        "product": lambda: np.multiply(spectrum, spectrum_w, out=product),
+        "inverse": lambda: scipy.fft.irfft(spectrum, nfft, workers=1),
+        "store": lambda: np.copyto(out, inverse[..., k - 1:]),
+    }
+    print("\none group of 16 frames, one thread: " + ", ".join(
+        f"{name} {fastest_seconds(step_call, repeats=200) * 1e6:.0f} us"
+        for name, step_call in steps.items()))
 
 
 def _fftconvolve(x, w, threads):

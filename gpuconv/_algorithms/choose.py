@@ -53,13 +53,13 @@ CALL_KEYS = ("direct", "fft", "oa")
 #: grid of ``gpuconv bench --workloads regret`` (docs/performance.md).
 #: Other CPU backends (the host emulator) share them.
 DEFAULT_COSTS = {
-    "mac": {"float32": 1.6e-11, "float64": 3.2e-11, "complex64": 5.8e-11, "complex128": 1.1e-10},
-    "output": {"float32": 4.2e-11, "float64": 4.6e-11, "complex64": 2.7e-11, "complex128": 3.5e-11},
-    "fft": {"float32": 6.4e-11, "float64": 1.6e-10, "complex64": 2.5e-11, "complex128": 3.1e-10},
-    "fft_point": {"float32": 3.6e-10, "float64": 0.0, "complex64": 1.7e-09, "complex128": 0.0},
-    "oa": {"float32": 4.5e-11, "float64": 1e-10, "complex64": 1.6e-10, "complex128": 4e-10},
-    "oa_point": {"float32": 1.5e-09, "float64": 2.2e-09, "complex64": 2e-09, "complex128": 2.2e-09},
-    "call": {"direct": 1.6e-05, "fft": 3.1e-05, "oa": 5.2e-05},
+    "mac": {"float32": 1.8e-11, "float64": 3.6e-11, "complex64": 5.8e-11, "complex128": 1.2e-10},
+    "output": {"float32": 6.8e-11, "float64": 4.2e-11, "complex64": 2.2e-11, "complex128": 3.2e-11},
+    "fft": {"float32": 1.1e-10, "float64": 2e-10, "complex64": 1.7e-10, "complex128": 3.3e-10},
+    "fft_point": {"float32": 1.8e-10, "float64": 0.0, "complex64": 0.0, "complex128": 0.0},
+    "oa": {"float32": 2.9e-11, "float64": 1.1e-10, "complex64": 3.8e-11, "complex128": 4.6e-10},
+    "oa_point": {"float32": 1.8e-09, "float64": 2.5e-09, "complex64": 3.4e-09, "complex128": 1.8e-09},
+    "call": {"direct": 1.7e-05, "fft": 3.1e-05, "oa": 5.2e-05},
 }
 
 #: Environment variable naming the directory of the measured cost table.

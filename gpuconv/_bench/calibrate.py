@@ -19,12 +19,14 @@ from .timing import fastest_seconds
 
 #: (rows, n, k) of the calibration runs of each method; 'same' output.
 #: Direct: kernel lengths apart so the per-tap and per-output costs separate.
-#: FFT: transform lengths from cache-sized to far beyond. Blocked FFT: block
-#: sizes from small to large kernels.
+#: FFT and blocked FFT: sizes where the two compete, from cache-sized
+#: transforms to a long batch (16 x 2^18, as W3), and block sizes from short
+#: to long kernels; two constants a method do not carry over from far
+#: outside that range (docs/performance.md, "Cost-model constants").
 SIZES = {
     "direct": [(8, 65536, 3), (8, 65536, 31), (8, 65536, 127)],
-    "fft": [(64, 4096, 31), (8, 65536, 31), (4, 2**18, 31)],
-    "oa": [(4, 2**18, 127), (4, 2**18, 511), (2, 2**18, 2047), (2, 2**18, 8191)],
+    "fft": [(64, 4096, 31), (8, 65536, 31), (16, 2**18, 31)],
+    "oa": [(4, 2**18, 127), (4, 2**18, 511), (2, 2**18, 2047), (16, 2**18, 4095), (2, 2**18, 8191)],
 }
 QUICK_SIZES = {
     "direct": [(4, 16384, 3), (4, 16384, 63)],
