@@ -340,8 +340,7 @@ def frame_groups(rows: int, blocks: int, frame_bytes: int, group_bytes: int | No
     per_thread = max(GROUP_MULTIPLE, math.ceil(rows * blocks / threads),
                      math.ceil(MIN_TASK_BYTES / frame_bytes))
     per_group = min(max(group_bytes // frame_bytes, GROUP_MULTIPLE), per_thread)
-    if per_group >= GROUP_MULTIPLE:
-        per_group -= per_group % GROUP_MULTIPLE
+    per_group -= per_group % GROUP_MULTIPLE
     if per_group >= blocks:
         rows_per_group = per_group // blocks
         return [((r, min(r + rows_per_group, rows)), (0, blocks))

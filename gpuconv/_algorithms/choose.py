@@ -46,6 +46,8 @@ ITEMSIZE = {"float32": 4, "float64": 8, "complex64": 8, "complex128": 16}
 #: are per dtype.
 COST_KEYS = ("mac", "output", "fft", "fft_point", "oa", "oa_point")
 CALL_KEYS = ("direct", "fft", "oa")
+#: The two constants of each method, in the order of `cpu_work`'s counts.
+METHOD_COSTS = {"direct": ("mac", "output"), "fft": ("fft", "fft_point"), "oa": ("oa", "oa_point")}
 
 #: Defaults for the project's CPU machine class (2 cores with AVX-512, 2
 #: threads): the middle of five fits on a quiet machine,
@@ -227,7 +229,7 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     per_thread = sum(2 * batched_lines((r1 - r0) * (b1 - b0), 1, dtype_name)
                      for (r0, r1), (b0, b1) in groups) / min(threads, len(groups))
     outputs = rows * request.out_len
-    jobs = max(1, math.ceil(outputs / backend.direct_job_outputs))  # about so
+    jobs = max(1, math.ceil(outputs / backend.direct_job_outputs))  # roughly the kernel's cut
     idle = math.ceil(jobs / threads) * threads / jobs
     return {
         "direct": (idle * outputs * request.taps_per_output, idle * outputs),
@@ -245,11 +247,11 @@ def cpu_estimate(costs: dict, request: Request, dtype_name: str, backend) -> dic
     >>> min(times, key=times.get)
     'direct'
     """
-    constants = {"direct": ("mac", "output"), "fft": ("fft", "fft_point"), "oa": ("oa", "oa_point")}
-    return {method: (first * costs[constants[method][0]][dtype_name]
-                     + second * costs[constants[method][1]][dtype_name]
-                     + costs["call"][method])
-            for method, (first, second) in cpu_work(request, dtype_name, backend).items()}
+    times = {}
+    for method, counts in cpu_work(request, dtype_name, backend).items():
+        per_count = (costs[key][dtype_name] for key in METHOD_COSTS[method])
+        times[method] = sum(c * t for c, t in zip(counts, per_count)) + costs["call"][method]
+    return times
 
 
 def estimate(backend, request: Request, dtype_name: str) -> dict[str, float]:

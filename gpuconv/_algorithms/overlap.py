@@ -8,13 +8,14 @@ never depend on each other. Work per output grows with ``log(k)`` instead
 of ``log(n)``. SciPy's ``oaconvolve`` adds block tails instead (overlap-add);
 the transforms are the same and the results agree to rounding.
 
-Frames are transformed in groups of ``backend.block_group_bytes``, each
-group framed, transformed, multiplied, transformed back and stored before
-the next (`backend.run_tasks` spreads the groups over the CPU's threads). On
-the CPU a group stays in one core's cache and every temporary is small and
-reused, where one batch of all frames would allocate (and page-fault) a few
-times the output on every call (docs/performance.md, "W3"). On a GPU a group
-is the whole slab: one batched transform each way.
+Frames go in groups (`gpuconv._plan.frame_groups`, about
+``backend.block_group_bytes`` each), each framed, transformed, multiplied,
+transformed back and stored by one task of `backend.run_tasks`, which
+spreads them over the CPU's threads. On the CPU a group stays in one core's
+cache and every temporary is small and reused, where one batch of all
+frames would allocate (and page-fault) a few times the output on every call
+(docs/performance.md, "The blocked FFT on W3"). On a GPU a group is the
+whole slab: one batched transform each way.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import array_api_compat
 
 from .._plan import fft_block, frame_groups
 from .fft import transforms
+
 
 def oa_convolve(backend, x, w, request):
     """``y[:, start:start + out_len]`` of the zero-boundary full convolution."""

@@ -89,7 +89,7 @@ def calibrate(backend=None, *, quick: bool = False, log=None) -> dict:
     import gpuconv
     from gpuconv.backends import backend_named
 
-    from .._algorithms.choose import CALL_KEYS, COST_DTYPES, COSTS_FORMAT
+    from .._algorithms.choose import CALL_KEYS, COST_DTYPES, COSTS_FORMAT, METHOD_COSTS
     from .roofline import cpu_name
 
     backend = backend or backend_named("numpy")
@@ -101,7 +101,6 @@ def calibrate(backend=None, *, quick: bool = False, log=None) -> dict:
         calls[method] = _time(backend, method, *TINY, "float64", 5 * repeats)
     costs = {key: {} for key in ("mac", "output", "fft", "fft_point", "oa", "oa_point")}
     misfits = {}
-    names = {"direct": ("mac", "output"), "fft": ("fft", "fft_point"), "oa": ("oa", "oa_point")}
     for dtype in COST_DTYPES:
         for method, points in sizes.items():
             if log:
@@ -112,8 +111,8 @@ def calibrate(backend=None, *, quick: bool = False, log=None) -> dict:
                 features.append(_features(method, rows, n, k, dtype, backend))
                 seconds.append(max(elapsed - calls[method], elapsed / 10))
             (unit, point), misfits[f"{method} {dtype}"] = _fit(features, seconds)
-            costs[names[method][0]][dtype] = unit
-            costs[names[method][1]][dtype] = point
+            costs[METHOD_COSTS[method][0]][dtype] = unit
+            costs[METHOD_COSTS[method][1]][dtype] = point
     costs["call"] = calls
     return {
         "format": COSTS_FORMAT,
