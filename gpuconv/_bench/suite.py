@@ -1,7 +1,7 @@
 """Run the workloads against their peers; write Markdown tables and a bar chart.
 
 Every call is timed in this one process: a median of ``repeats`` runs after
-a warm-up. A peer whose call would take longer than ``cap`` seconds (timed
+a warm-up of ``warmup`` seconds (at least one run). A peer whose call would take longer than ``cap`` seconds (timed
 on a sixteenth of the batch, then scaled) is skipped and says so, so a
 26-second PyTorch call does not hold up the run. The error column is the
 largest relative error of one row, ``max_rows ||y - ref||_2 / ||ref||_2``,
@@ -74,7 +74,7 @@ def shrink(x):
 
 
 def run_workload(workload, machine: Machine, *, repeats: int, cap: float,
-                 log=None) -> Outcome:
+                 warmup: float = 0.0, log=None) -> Outcome:
     """Time gpuconv and every peer on ``workload`` on ``machine``'s device."""
     from gpuconv.backends import backend_named
 
@@ -107,7 +107,7 @@ def run_workload(workload, machine: Machine, *, repeats: int, cap: float,
                         label, skipped=f"skipped (>{cap:g} s: about {estimate:.3g} s a call)"))
                     continue
             result = to_numpy(call(x))
-            seconds = timer(lambda: call(x), repeats=repeats)
+            seconds = timer(lambda: call(x), repeats=repeats, warmup=warmup)
         except Exception as error:  # a peer's own failure is reported, not fatal
             if index == 0:
                 raise
@@ -164,7 +164,8 @@ def outcome_markdown(outcome: Outcome, machine: Machine) -> str:
     return "\n".join(lines)
 
 
-def header_markdown(machine: Machine, command: str, repeats: int, warning: str | None) -> str:
+def header_markdown(machine: Machine, command: str, repeats: int, warning: str | None,
+                    warmup: float = 0.0) -> str:
     """What was run, where, how it was timed and what the columns mean."""
     import numba
     import scipy
@@ -188,7 +189,8 @@ def header_markdown(machine: Machine, command: str, repeats: int, warning: str |
                  "the library's thread count.")
     lines = [f"Command: `{command}`", "",
              f"Machine: {machine.describe()}; {', '.join(versions)}.", "",
-             f"Medians of {repeats} runs after a warm-up, in one process. {floor} "
+             f"Medians of {repeats} runs after a warm-up of at least one run and "
+             f"{warmup:g} s, in one process. {floor} "
              "`time / gpuconv's` above 1 means gpuconv is faster. `rel. error`: the largest "
              "relative error of one row, max over rows of ‖y − ref‖₂ / ‖ref‖₂, against a "
              "reference computed in float64 (long double for float64 workloads)."]

@@ -7,39 +7,48 @@ import statistics
 import time
 
 
-def median_seconds(func, repeats: int = 7, *, budget: float | None = None) -> float:
-    """Median wall time of ``func()`` over ``repeats`` runs, after one warm-up run.
+def median_seconds(func, repeats: int = 7, *, budget: float | None = None,
+                   warmup: float = 0.0) -> float:
+    """Median wall time of ``func()`` over ``repeats`` runs, after warming up.
 
-    The warm-up absorbs JIT compilation, FFT plans and cold caches. With
+    The warm-up runs ``func()`` once, and again until ``warmup`` seconds
+    have passed: it absorbs JIT compilation, FFT plans, cold caches and, in
+    a young process, the slow first page faults of large fresh arrays. With
     ``budget`` (seconds), a call whose warm-up shows that ``repeats`` runs
     would exceed it is repeated fewer times (at least once): a method ten
     times slower than the best needs no precise figure.
 
-    >>> median_seconds(lambda: sum(range(100)), repeats=3) > 0
+    >>> median_seconds(lambda: sum(range(100)), repeats=3, warmup=0.01) > 0
     True
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     begin = time.perf_counter()
-    func()
-    warm = time.perf_counter() - begin
+    while True:
+        start = time.perf_counter()
+        func()
+        warm = time.perf_counter() - start
+        if start + warm - begin >= warmup:
+            break
     if budget is not None and warm > 0:
         repeats = max(1, min(repeats, int(budget / warm)))
     times = []
     for _ in range(repeats):
-        begin = time.perf_counter()
+        start = time.perf_counter()
         func()
-        times.append(time.perf_counter() - begin)
+        times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def cuda_median_seconds(func, repeats: int = 7, *, budget: float | None = None) -> float:
+def cuda_median_seconds(func, repeats: int = 7, *, budget: float | None = None,
+                        warmup: float = 0.0) -> float:
     """`median_seconds` on the GPU: CUDA events around each run on the current stream.
 
     Each run is bracketed by two events recorded on CuPy's current stream
     (the legacy default stream unless the caller changed it, which is also
     PyTorch's), so the figure is device time from the first kernel to the
-    last, launch latency included, host synchronisation excluded.
+    last, launch latency included, host synchronisation excluded. The
+    warm-up as in `median_seconds`.
     """
     import cupy
 
@@ -54,7 +63,10 @@ def cuda_median_seconds(func, repeats: int = 7, *, budget: float | None = None) 
         stop.synchronize()
         return cupy.cuda.get_elapsed_time(start, stop) / 1e3  # milliseconds
 
+    begin = time.perf_counter()
     warm = timed()
+    while time.perf_counter() - begin < warmup:
+        warm = timed()
     if budget is not None and warm > 0:
         repeats = max(1, min(repeats, int(budget / warm)))
     return statistics.median(timed() for _ in range(repeats))

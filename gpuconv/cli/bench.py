@@ -17,6 +17,12 @@ HELP = "time gpuconv against NumPy, SciPy, PyTorch (or CuPy) on the benchmark wo
 #: Names ``--workloads`` accepts besides W1..W6.
 EXTRA_WORKLOADS = ("regret", "dask")
 DEFAULT_WORKLOADS = "W1,W2,W3,W4,W5,W6"
+#: Seconds each call is warmed up before it is timed (``--quick``: 0.1). In a
+#: young process the first page faults of large fresh arrays are slow: W1's
+#: first five gpuconv calls took 28-94 ms and the later ones 9-11 ms, and one
+#: warm-up run left the first workload timed inside that phase
+#: (docs/performance.md, "Warm-up").
+WARMUP_SECONDS = 1.0
 
 
 def add_arguments(parser) -> None:
@@ -91,6 +97,7 @@ def run(args) -> int:
     if repeats < 1:
         raise ValueError(f"--repeats must be at least 1, got {repeats}")
     cap = args.cap if args.cap is not None else (0.5 if args.quick else 3.0)
+    warmup = 0.1 if args.quick else WARMUP_SECONDS
     if not cap >= 0:
         raise ValueError(f"--cap must be a number of seconds >= 0, got {cap}")
     if args.plot:
@@ -119,7 +126,7 @@ def run(args) -> int:
     machine = (roofline.measure_cuda(quick=args.quick) if args.device == "cuda"
                else roofline.measure_cpu(gpuconv.config.threads, quick=args.quick))
     sections = [f"## `gpuconv bench` on the {'GPU' if args.device == 'cuda' else 'CPU'}",
-                suite.header_markdown(machine, command_line(args), repeats, warning)]
+                suite.header_markdown(machine, command_line(args), repeats, warning, warmup)]
     print("\n\n".join(sections), flush=True)
     outcomes = []
     for name in names:
@@ -136,7 +143,7 @@ def run(args) -> int:
         else:
             log(f"{name}:")
             outcome = suite.run_workload(workload(name, quick=args.quick), machine,
-                                         repeats=repeats, cap=cap, log=log)
+                                         repeats=repeats, cap=cap, warmup=warmup, log=log)
             outcomes.append(outcome)
             section = suite.outcome_markdown(outcome, machine)
         print("\n" + section, flush=True)
