@@ -19,8 +19,8 @@ EXTRA_WORKLOADS = ("regret", "dask")
 DEFAULT_WORKLOADS = "W1,W2,W3,W4,W5,W6"
 #: Seconds each call is warmed up before it is timed (``--quick``: 0.1). In a
 #: young process the first page faults of large fresh arrays are slow: W1's
-#: first five gpuconv calls took 28-94 ms and the later ones 9-11 ms, and one
-#: warm-up run left the first workload timed inside that phase
+#: second to fifth gpuconv calls took 28-94 ms and the later ones 9-11 ms,
+#: and one warm-up run left the first workload timed inside that phase
 #: (docs/performance.md, "Warm-up").
 WARMUP_SECONDS = 1.0
 
