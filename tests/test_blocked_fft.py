@@ -85,12 +85,14 @@ def test_frame_groups_cover_every_frame_once(rows, blocks, group_bytes, threads)
 def test_run_tasks_runs_each_task_once_on_the_threads(monkeypatch):
     monkeypatch.setattr(gpuconv.config, "threads", 2)
     seen, threads, workers = [], set(), set()
+    both_running = threading.Barrier(2, timeout=30)  # broken unless two tasks overlap
 
     def task(index):
         seen.append(index)
         threads.add(threading.get_ident())
         workers.add(numpy_backend._fft_workers())
-        threading.Event().wait(0.001)  # long enough for the helper to take some
+        if index < 2:
+            both_running.wait()
 
     NumpyBackend().run_tasks(task, 50)
     assert sorted(seen) == list(range(50))

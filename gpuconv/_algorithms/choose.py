@@ -225,7 +225,8 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     step, oa_nfft = fft_block(request.out_len, k, lambda m: backend.next_fast_len(m, real),
                               backend.block_fft_points)
     groups = frame_groups(rows, math.ceil(request.out_len / step),
-                          oa_nfft * ITEMSIZE[dtype_name], backend.block_group_bytes, threads)
+                          oa_nfft * ITEMSIZE[dtype_name], backend.block_group_bytes,
+                          backend.task_threads())
     per_thread = sum(2 * batched_lines((r1 - r0) * (b1 - b0), 1, dtype_name)
                      for (r0, r1), (b0, b1) in groups) / min(threads, len(groups))
     outputs = rows * request.out_len

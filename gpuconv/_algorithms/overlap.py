@@ -80,12 +80,12 @@ def _frames(xp, x, first: int, count: int, step: int, nfft: int):
     """
     rows, n = x.shape
     overlap = nfft - step
-    span = xp.zeros((rows, count * step + overlap), dtype=x.dtype,
-                    device=array_api_compat.device(x))
+    device = array_api_compat.device(x)
+    span = xp.zeros((rows, count * step + overlap), dtype=x.dtype, device=device)
     lo, hi = max(first, 0), min(first + span.shape[1], n)
     if hi > lo:
         span[:, lo - first:hi - first] = x[:, lo:hi]
-    frames = xp.empty((rows, count, nfft), dtype=x.dtype, device=array_api_compat.device(x))
+    frames = xp.empty((rows, count, nfft), dtype=x.dtype, device=device)
     frames[:, :, overlap:] = xp.reshape(span[:, overlap:], (rows, count, step))
     frames[:, 0, :overlap] = span[:, :overlap]
     frames[:, 1:, :overlap] = frames[:, :-1, step:]  # overlap <= step: already filled

@@ -1,9 +1,10 @@
 """Run the workloads against their peers; write Markdown tables and a bar chart.
 
 Every call is timed in this one process: a median of ``repeats`` runs after
-a warm-up of ``warmup`` seconds (at least one run). A peer whose call would take longer than ``cap`` seconds (timed
-on a sixteenth of the batch, then scaled) is skipped and says so, so a
-26-second PyTorch call does not hold up the run. The error column is the
+a warm-up of ``warmup`` seconds (at least one run). A peer whose call would
+take longer than ``cap`` seconds (timed on a sixteenth of the batch, then
+scaled) is skipped and says so, so a 26-second PyTorch call does not hold
+up the run. The error column is the
 largest relative error of one row, ``max_rows ||y - ref||_2 / ||ref||_2``,
 against the workload's higher-precision reference.
 """

@@ -21,23 +21,26 @@ def median_seconds(func, repeats: int = 7, *, budget: float | None = None,
     >>> median_seconds(lambda: sum(range(100)), repeats=3, warmup=0.01) > 0
     True
     """
+    def timed() -> float:
+        start = time.perf_counter()
+        func()
+        return time.perf_counter() - start
+
+    return _warmed_median(timed, repeats, budget, warmup)
+
+
+def _warmed_median(timed, repeats: int, budget: float | None, warmup: float) -> float:
+    """Median of ``repeats`` calls of ``timed()`` (seconds a run) after the
+    warm-up and within the budget `median_seconds` describes."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     begin = time.perf_counter()
-    while True:
-        start = time.perf_counter()
-        func()
-        warm = time.perf_counter() - start
-        if start + warm - begin >= warmup:
-            break
+    warm = timed()
+    while time.perf_counter() - begin < warmup:
+        warm = timed()
     if budget is not None and warm > 0:
         repeats = max(1, min(repeats, int(budget / warm)))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(timed() for _ in range(repeats))
 
 
 def cuda_median_seconds(func, repeats: int = 7, *, budget: float | None = None,
@@ -52,9 +55,6 @@ def cuda_median_seconds(func, repeats: int = 7, *, budget: float | None = None,
     """
     import cupy
 
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
-
     def timed() -> float:
         start, stop = cupy.cuda.Event(), cupy.cuda.Event()
         start.record()
@@ -63,13 +63,7 @@ def cuda_median_seconds(func, repeats: int = 7, *, budget: float | None = None,
         stop.synchronize()
         return cupy.cuda.get_elapsed_time(start, stop) / 1e3  # milliseconds
 
-    begin = time.perf_counter()
-    warm = timed()
-    while time.perf_counter() - begin < warmup:
-        warm = timed()
-    if budget is not None and warm > 0:
-        repeats = max(1, min(repeats, int(budget / warm)))
-    return statistics.median(timed() for _ in range(repeats))
+    return _warmed_median(timed, repeats, budget, warmup)
 
 
 def fastest_seconds(func, repeats: int = 7, *, warmups: int = 2,

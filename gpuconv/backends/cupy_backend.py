@@ -74,6 +74,7 @@ class CupyBackend:
     block_group_bytes = None
 
     def task_threads(self) -> int:
+        """One: tasks run in order (`run_tasks`)."""
         return 1
 
     def run_tasks(self, task, count: int) -> None:

@@ -193,7 +193,8 @@ class NumpyBackend:
             finally:
                 _in_task.active = False
 
-        helpers = [_pool(threads - 1).submit(take_tickets) for _ in range(threads - 1)]
+        pool = _pool(threads - 1) if threads > 1 else None
+        helpers = [pool.submit(take_tickets) for _ in range(threads - 1)]
         try:
             take_tickets()
         finally:
