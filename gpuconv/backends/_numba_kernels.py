@@ -6,14 +6,21 @@ tile of one long row, or a group of short rows), so a batch of short rows and
 one very long row both spread over all threads; the split never depends on
 the thread count, so every thread count gives bit-identical results.
 
-Inside a tile the taps are consumed in groups of 8 (then 4, 2, 1): for each
-output the running sum stays in a register while the group's taps are
-added, and the loop over outputs is a straight line of loads and multiply-adds
-that LLVM vectorises across outputs (one SIMD lane per output). The sum of an
-output is still formed tap by tap in order ``i = 0, 1, ..., k - 1``, exactly
-as a textbook loop, because vectorising across *outputs* needs no
-reassociation; the tile is read back from L1 once per group instead of once
-per tap.
+Inside a tile the taps are consumed in groups of 8, the last group holding
+the 1 to 8 left over: for each output the running sum stays in a register
+while the group's taps are added, and the loop over outputs is a straight
+line of loads and multiply-adds that LLVM vectorises across outputs (one
+SIMD lane per output). The sum of an output is still formed tap by tap in
+order ``i = 0, 1, ..., k - 1``, exactly as a textbook loop, because
+vectorising across *outputs* needs no reassociation; the running sums are
+read back from L1 once per group instead of once per tap.
+
+The running sums live in a small scratch array of the thread's; only the
+last group's pass writes the output, so the output is stored once and
+never read back. Summing in the output itself made the kernel up to 1.9×
+slower whenever the output lay at certain distances from the input, among
+them 4 KiB past the input's size below it, where the allocator puts the
+next array of the same size (`benchmarks/output_distance.py`).
 
 Floating point: no reassociation and no finite-math assumptions, so NaN and
 Inf propagate as in a textbook loop. Only ``contract`` is allowed, which
@@ -50,8 +57,8 @@ _FLAGS = dict(nogil=True, cache=True, fastmath={"contract"})
 # ---------------------------------------------------------------------------
 
 @numba.njit(**_FLAGS)
-def _pass(acc, xs, taps, first):
-    """``acc[t] (+)= taps[0] * xs[t + g - 1] + ... + taps[g - 1] * xs[t]``.
+def _pass(sums, xs, taps, first):
+    """``sums[t] = (0 if first else sums[t]) + sum_q taps[q] * xs[t + g - 1 - q]``.
 
     ``taps`` is a tuple of ``g <= GROUP`` weights: its length is a compile-time
     constant, so LLVM unrolls the tap loop, keeps the weights broadcast in
@@ -59,52 +66,67 @@ def _pass(acc, xs, taps, first):
     register across the group. ``xs`` starts at offset 0, so every index is
     provably non-negative and Numba emits no wrap-around check.
     """
-    zero = acc.dtype.type(0)
+    zero = sums.dtype.type(0)
     g = len(taps)
-    for t in range(acc.size):
-        a = zero if first else acc[t]
+    for t in range(sums.size):
+        a = zero if first else sums[t]
         for q in range(g):
             a += taps[q] * xs[t + g - 1 - q]
-        acc[t] = a
+        sums[t] = a
 
 
-#: Taps per pass: each pass reads and writes the tile once (from L1).
+@numba.njit(**_FLAGS)
+def _last_pass(out, sums, xs, taps, first):
+    """`_pass`, writing ``out`` instead of ``sums``. A function of its own:
+    one array passed as both would fail LLVM's overlap check at run time
+    and leave the loop scalar."""
+    zero = out.dtype.type(0)
+    g = len(taps)
+    for t in range(out.size):
+        a = zero if first else sums[t]
+        for q in range(g):
+            a += taps[q] * xs[t + g - 1 - q]
+        out[t] = a
+
+
+#: Taps per pass: each pass reads and writes the running sums once (from L1).
 GROUP = 8
 
 
 @numba.njit(**_FLAGS)
-def _correlate_window(acc, xs, wr):
-    """``acc[t] = sum_i wr[i] * xs[t + k - 1 - i]``, ``len(xs) == len(acc) + k - 1``.
+def _correlate_window(out, sums, xs, wr):
+    """``out[t] = sum_i wr[i] * xs[t + k - 1 - i]``, ``len(xs) == len(out) + k - 1``.
 
-    Taps in groups of `GROUP`, then one pass for the 1 to 7 left over (one
-    tuple length, hence one specialisation, per group size).
+    Taps in groups of `GROUP` summed into ``sums`` (as long as ``out``),
+    then a last pass of the 1 to 8 left over that writes ``out`` (one tuple
+    length, hence one specialisation, per group size).
     """
     k = wr.size
     i = 0
-    while i < k:
-        left = k - i
-        first = i == 0
-        window = xs[max(left - GROUP, 0):]
-        if left >= 8:
-            _pass(acc, window, (wr[i], wr[i + 1], wr[i + 2], wr[i + 3],
-                                wr[i + 4], wr[i + 5], wr[i + 6], wr[i + 7]), first)
-        elif left == 7:
-            _pass(acc, window, (wr[i], wr[i + 1], wr[i + 2], wr[i + 3],
-                                wr[i + 4], wr[i + 5], wr[i + 6]), first)
-        elif left == 6:
-            _pass(acc, window, (wr[i], wr[i + 1], wr[i + 2], wr[i + 3], wr[i + 4], wr[i + 5]),
-                  first)
-        elif left == 5:
-            _pass(acc, window, (wr[i], wr[i + 1], wr[i + 2], wr[i + 3], wr[i + 4]), first)
-        elif left == 4:
-            _pass(acc, window, (wr[i], wr[i + 1], wr[i + 2], wr[i + 3]), first)
-        elif left == 3:
-            _pass(acc, window, (wr[i], wr[i + 1], wr[i + 2]), first)
-        elif left == 2:
-            _pass(acc, window, (wr[i], wr[i + 1]), first)
-        else:
-            _pass(acc, window, (wr[i],), first)
+    while k - i > GROUP:
+        _pass(sums, xs[k - i - GROUP:], (wr[i], wr[i + 1], wr[i + 2], wr[i + 3],
+                                         wr[i + 4], wr[i + 5], wr[i + 6], wr[i + 7]), i == 0)
         i += GROUP
+    left, first = k - i, i == 0
+    if left == 8:
+        _last_pass(out, sums, xs, (wr[i], wr[i + 1], wr[i + 2], wr[i + 3],
+                                   wr[i + 4], wr[i + 5], wr[i + 6], wr[i + 7]), first)
+    elif left == 7:
+        _last_pass(out, sums, xs, (wr[i], wr[i + 1], wr[i + 2], wr[i + 3],
+                                   wr[i + 4], wr[i + 5], wr[i + 6]), first)
+    elif left == 6:
+        _last_pass(out, sums, xs, (wr[i], wr[i + 1], wr[i + 2], wr[i + 3], wr[i + 4], wr[i + 5]),
+                   first)
+    elif left == 5:
+        _last_pass(out, sums, xs, (wr[i], wr[i + 1], wr[i + 2], wr[i + 3], wr[i + 4]), first)
+    elif left == 4:
+        _last_pass(out, sums, xs, (wr[i], wr[i + 1], wr[i + 2], wr[i + 3]), first)
+    elif left == 3:
+        _last_pass(out, sums, xs, (wr[i], wr[i + 1], wr[i + 2]), first)
+    elif left == 2:
+        _last_pass(out, sums, xs, (wr[i], wr[i + 1]), first)
+    else:
+        _last_pass(out, sums, xs, (wr[i],), first)
 
 
 # ---------------------------------------------------------------------------
@@ -218,18 +240,20 @@ def direct_rows(x, w, start, out, boundary, fill, finite_weights, chunks):
     zero_boundary = boundary == _ZERO
     jobs = row_groups * tiles
     chunks = max(1, min(chunks, jobs))
-    # Consecutive jobs in chunks, so the staging window is allocated once a
-    # chunk rather than once a job (Numba's thread id is not cacheable).
+    # Consecutive jobs in chunks, so the staging window and the running sums
+    # are allocated once a chunk rather than once a job (Numba's thread id is
+    # not cacheable).
     for chunk in numba.prange(chunks):
         window = np.empty(min(TILE, out_len) + k - 1, dtype=x.dtype)
+        sums = np.empty(min(TILE, out_len), dtype=x.dtype)
         for job in range(chunk * jobs // chunks, (chunk + 1) * jobs // chunks):
             _run_job(x, w, start, out, boundary, fill, finite_weights, zero_boundary,
-                     job, tiles, rows_per_job, window)
+                     job, tiles, rows_per_job, window, sums)
 
 
 @numba.njit(**_FLAGS)
 def _run_job(x, w, start, out, boundary, fill, finite_weights, zero_boundary,
-             job, tiles, rows_per_job, window):
+             job, tiles, rows_per_job, window, sums):
     """One job of `direct_rows`: a tile of one row, or a group of short rows."""
     rows, n = x.shape
     kernel_rows, k = w.shape
@@ -241,14 +265,14 @@ def _run_job(x, w, start, out, boundary, fill, finite_weights, zero_boundary,
     for r in range(r0, min(r0 + rows_per_job, rows)):
         xr = x[r]
         wr = w[r if kernel_rows > 1 else 0]
-        acc = out[r, t0:t1]
+        tile_out = out[r, t0:t1]
         first = start + t0  # the sample output t0 reads with tap 0
         i_lo, i_hi = 0, k
         if zero_boundary:  # only the taps that meet the signal in this tile
             i_lo = min(max(0, first - n + 1), k)
             i_hi = max(min(k, first + count), i_lo)
             if i_hi == i_lo:
-                acc[:] = 0
+                tile_out[:] = 0
                 continue
         taps = wr[i_lo:i_hi]
         length = count + i_hi - i_lo - 1  # samples read
@@ -256,13 +280,13 @@ def _run_job(x, w, start, out, boundary, fill, finite_weights, zero_boundary,
         if lowest >= 0 and lowest + length <= n:  # all inside: read in place
             samples = xr[lowest:lowest + length]
         elif zero_boundary and not finite_weights:
-            _skip_missing(acc, xr, wr, first)
+            _skip_missing(tile_out, xr, wr, first)
             continue
         else:  # stage the window with the boundary applied
             samples = window[:length]
             _stage(samples, xr, lowest, boundary, fill[0])
         # One call site: the passes are compiled (and inlined) once.
-        _correlate_window(acc, samples, taps)
+        _correlate_window(tile_out, sums[:count], samples, taps)
 
 
 def direct(x: np.ndarray, w: np.ndarray, start: int, out_len: int,
