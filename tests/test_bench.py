@@ -16,6 +16,7 @@ import scipy.signal
 
 import gpuconv
 from gpuconv._bench import regret, suite
+from gpuconv._bench.roofline import Machine
 from gpuconv._bench.workloads import ConvWorkload, has_nn, relative_error, workload
 from gpuconv.cli import main
 from tolerances import direct_bound, fft_bound
@@ -110,6 +111,22 @@ def test_quick_run_pipeline(quick_run):
     for label, (_, error) in rows.items():
         if error:
             assert float(error) <= limit, label
+
+
+def test_direct_floor_counts_the_direct_sums_flops_where_auto_ran_direct():
+    machine = Machine("cpu", "test CPU", 2, 30e9, {"float32": 200e9, "float64": 100e9})
+    w2 = workload("W2")  # K=127: an FFT needs fewer flops than the direct sum
+    assert w2.flops() < w2.direct_flops() == 2 * 127 * 64 * 262144
+    floor = suite.direct_floor(w2, "direct", machine)
+    assert floor == pytest.approx(w2.direct_flops() / 200e9)  # above the memory floor
+    outcome = suite.Outcome(w2, "direct", memory_floor=w2.bytes_moved() / 30e9,
+                            fma_floor=w2.flops() / 200e9, direct_floor=floor,
+                            timings=[suite.Timing("gpuconv.convolve", 2 * floor, 1e-7, "float32")])
+    assert ("Counting the direct sum's own flops (4.26 GFLOP, 2 per tap per output) the floor "
+            "is 21.3 ms, and gpuconv takes 2.0× that.") in suite.outcome_markdown(outcome, machine)
+    # Not where auto ran an FFT, nor where the direct sum is the fewest flops already.
+    assert suite.direct_floor(w2, "fft", machine) is None
+    assert suite.direct_floor(workload("W4"), "direct", machine) is None
 
 
 def test_relative_error_is_the_worst_row():
