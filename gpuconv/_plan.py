@@ -321,7 +321,11 @@ def frame_groups(rows: int, blocks: int, frame_bytes: int, group_bytes: int | No
     SIMD batch counts more than the cache), at least one per thread where
     every piece keeps `GROUP_MULTIPLE` frames and `MIN_TASK_BYTES`, and a
     multiple of `GROUP_MULTIPLE` frames where possible; whole rows together
-    when a row is smaller, else runs of blocks of one row.
+    when a row is smaller, else runs of blocks of one row. Those sizes set
+    how many pieces; the pieces are then as even as multiples allow: 16
+    frames at most 12 a piece are 8 + 8, not 12 + 4, which would keep one
+    thread three times as busy as the other (``python -m
+    benchmarks.frame_groups`` times the two).
     ``group_bytes=None``: one group of everything.
 
     >>> frame_groups(2, 9, 100, 500)
@@ -334,6 +338,8 @@ def frame_groups(rows: int, blocks: int, frame_bytes: int, group_bytes: int | No
     [((0, 16), (0, 1))]
     >>> frame_groups(9, 1, 2**21, 2**20, threads=2)  # rows above the group size: four a group
     [((0, 4), (0, 1)), ((4, 8), (0, 1)), ((8, 9), (0, 1))]
+    >>> frame_groups(16, 1, 20000, 2**20, threads=2)  # at most 12 a piece: evened out
+    [((0, 8), (0, 1)), ((8, 16), (0, 1))]
     """
     if group_bytes is None:
         return [((0, rows), (0, blocks))]
@@ -342,8 +348,23 @@ def frame_groups(rows: int, blocks: int, frame_bytes: int, group_bytes: int | No
     per_group = min(max(group_bytes // frame_bytes, GROUP_MULTIPLE), per_thread)
     per_group -= per_group % GROUP_MULTIPLE
     if per_group >= blocks:
-        rows_per_group = per_group // blocks
+        # rows a group, so that its frames are a multiple of GROUP_MULTIPLE where possible
+        multiple = GROUP_MULTIPLE // math.gcd(blocks, GROUP_MULTIPLE)
+        rows_per_group = _even(rows, per_group // blocks, multiple)
         return [((r, min(r + rows_per_group, rows)), (0, blocks))
                 for r in range(0, rows, rows_per_group)]
-    return [((r, r + 1), (b, min(b + per_group, blocks)))
-            for r in range(rows) for b in range(0, blocks, per_group)]
+    blocks_per_group = _even(blocks, per_group, GROUP_MULTIPLE)
+    return [((r, r + 1), (b, min(b + blocks_per_group, blocks)))
+            for r in range(rows) for b in range(0, blocks, blocks_per_group)]
+
+
+def _even(count: int, most: int, multiple: int) -> int:
+    """The piece size that cuts ``count`` into as many pieces as ``most`` a
+    piece needs, as evenly as pieces of a multiple of ``multiple`` allow.
+
+    >>> _even(16, 12, 4), _even(38, 32, 4), _even(9, 4, 4), _even(7, 8, 4)
+    (8, 20, 4, 7)
+    """
+    pieces = math.ceil(count / most)
+    size = math.ceil(count / pieces)
+    return min(math.ceil(size / multiple) * multiple, most, count)

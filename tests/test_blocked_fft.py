@@ -9,7 +9,7 @@ import scipy.signal
 
 import gpuconv
 from gpuconv import _plan
-from gpuconv._plan import MIN_TASK_BYTES, frame_groups
+from gpuconv._plan import GROUP_MULTIPLE, MIN_TASK_BYTES, frame_groups
 from gpuconv.backends import numpy_backend
 from gpuconv.backends.numpy_backend import NumpyBackend
 
@@ -76,6 +76,16 @@ def test_frame_groups_cover_every_frame_once(rows, blocks, group_bytes, threads)
     assert (covered == 1).all()
     if group_bytes is not None and rows * blocks >= 4 * threads:
         assert len(groups) >= threads  # no thread left idle where each gets a task's worth
+
+
+@pytest.mark.parametrize("rows, blocks, frame_bytes", [(16, 1, 20000), (1, 38, 8000),
+                                                       (1, 22, 65536)])
+def test_frame_groups_share_frames_evenly(rows, blocks, frame_bytes):
+    # Two threads, a few pieces: one piece much larger than another idles a thread.
+    groups = frame_groups(rows, blocks, frame_bytes, 2**20, threads=2)
+    sizes = [(r1 - r0) * (b1 - b0) for (r0, r1), (b0, b1) in groups]
+    assert 2 <= len(sizes) <= 3
+    assert max(sizes) - min(sizes) <= GROUP_MULTIPLE, sizes
 
 
 # --------------------------------------------------------------------------
