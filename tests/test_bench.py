@@ -17,7 +17,7 @@ import scipy.signal
 import gpuconv
 from gpuconv._bench import regret, suite
 from gpuconv._bench.roofline import Machine
-from gpuconv._bench.workloads import ConvWorkload, has_nn, relative_error, workload
+from gpuconv._bench.workloads import ConvWorkload, has_module, has_nn, relative_error, workload
 from gpuconv.cli import main
 from tolerances import direct_bound, fft_bound
 
@@ -77,6 +77,10 @@ def test_quick_run_has_every_workload_and_every_peer(quick_run):
             assert re.fullmatch(r"[\d.]+ (ms|µs)", median) or median.startswith(("skipped (>", "failed")), median
             assert error == "" or re.fullmatch(r"\d\.\de[-+]\d+", error), error
         assert "Floor " in quick_run
+    if has_module("torch"):  # a peer, imported after the header is written
+        import torch
+
+        assert f"PyTorch {torch.__version__}" in quick_run.split("### ")[0]
 
 
 @pytest.mark.parametrize("name", CONV_WORKLOADS)

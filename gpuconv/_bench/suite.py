@@ -195,10 +195,12 @@ def header_markdown(machine: Machine, command: str, repeats: int, warning: str |
 
     versions = [f"gpuconv {gpuconv.__version__}", f"Python {platform.python_version()}",
                 f"NumPy {np.__version__}", f"SciPy {scipy.__version__}", f"Numba {numba.__version__}"]
-    for name in ("torch", "cupy"):
+    for name, label in (("torch", "PyTorch"), ("cupy", "CuPy")):
+        # The peers import PyTorch only when their calls run, after this header.
         module = sys.modules.get(name)
-        if module is not None:
-            versions.append(f"{'PyTorch' if name == 'torch' else 'CuPy'} {module.__version__}")
+        version = module.__version__ if module is not None else _installed_version(name)
+        if version:
+            versions.append(f"{label} {version}")
     if machine.device == "cuda":
         floor = ("Floor: bytes moved (each input read and each output written once) at the "
                  "device-to-device copy bandwidth measured in this run, so `floor / time` is "
@@ -218,6 +220,16 @@ def header_markdown(machine: Machine, command: str, repeats: int, warning: str |
     if warning:
         lines += ["", f"**{warning}**"]
     return "\n".join(lines)
+
+
+def _installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, without importing it; None if absent."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def plot(outcomes: list, path: str) -> None:
