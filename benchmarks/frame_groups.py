@@ -14,14 +14,12 @@ shared machine moves little.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from gpuconv._algorithms import execute, overlap
 from gpuconv._bench.regret import Case
 from gpuconv._bench.timing import fastest_seconds
-from gpuconv._plan import GROUP_MULTIPLE, MIN_TASK_BYTES, frame_groups
+from gpuconv._plan import frame_groups, largest_piece
 from gpuconv.backends import backend_named
 
 #: (rows, n, k): few pieces (where evening matters), then many.
@@ -32,13 +30,11 @@ TURNS = 15
 
 def first_fit_groups(rows: int, blocks: int, frame_bytes: int, group_bytes: int | None,
                      threads: int = 1) -> list:
-    """`frame_groups` as it was before the pieces were evened out."""
+    """`frame_groups` as it was before the pieces were evened out: the same
+    largest piece, cut first-fit."""
     if group_bytes is None:
         return [((0, rows), (0, blocks))]
-    per_thread = max(GROUP_MULTIPLE, math.ceil(rows * blocks / threads),
-                     math.ceil(MIN_TASK_BYTES / frame_bytes))
-    per_group = min(max(group_bytes // frame_bytes, GROUP_MULTIPLE), per_thread)
-    per_group -= per_group % GROUP_MULTIPLE
+    per_group = largest_piece(rows, blocks, frame_bytes, group_bytes, threads)
     if per_group >= blocks:
         rows_per_group = per_group // blocks
         return [((r, min(r + rows_per_group, rows)), (0, blocks))

@@ -32,6 +32,7 @@ __all__ = [
     "extension",
     "fft_block",
     "frame_groups",
+    "largest_piece",
     "ndimage_window",
     "normalize_axis",
     "numpy_window",
@@ -343,10 +344,7 @@ def frame_groups(rows: int, blocks: int, frame_bytes: int, group_bytes: int | No
     """
     if group_bytes is None:
         return [((0, rows), (0, blocks))]
-    per_thread = max(GROUP_MULTIPLE, math.ceil(rows * blocks / threads),
-                     math.ceil(MIN_TASK_BYTES / frame_bytes))
-    per_group = min(max(group_bytes // frame_bytes, GROUP_MULTIPLE), per_thread)
-    per_group -= per_group % GROUP_MULTIPLE
+    per_group = largest_piece(rows, blocks, frame_bytes, group_bytes, threads)
     if per_group >= blocks:
         # rows a group, so that its frames are a multiple of GROUP_MULTIPLE where possible
         multiple = GROUP_MULTIPLE // math.gcd(blocks, GROUP_MULTIPLE)
@@ -356,6 +354,21 @@ def frame_groups(rows: int, blocks: int, frame_bytes: int, group_bytes: int | No
     blocks_per_group = _even(blocks, per_group, GROUP_MULTIPLE)
     return [((r, r + 1), (b, min(b + blocks_per_group, blocks)))
             for r in range(rows) for b in range(0, blocks, blocks_per_group)]
+
+
+def largest_piece(rows: int, blocks: int, frame_bytes: int, group_bytes: int,
+                  threads: int) -> int:
+    """Frames one piece of `frame_groups` may hold: about ``group_bytes``,
+    at least `GROUP_MULTIPLE` and a multiple of it, and no more than a
+    thread's share where that share keeps `MIN_TASK_BYTES`.
+
+    >>> largest_piece(16, 1, 20000, 2**20, 2), largest_piece(1, 38, 8000, 2**20, 2)
+    (12, 32)
+    """
+    per_thread = max(GROUP_MULTIPLE, math.ceil(rows * blocks / threads),
+                     math.ceil(MIN_TASK_BYTES / frame_bytes))
+    per_group = min(max(group_bytes // frame_bytes, GROUP_MULTIPLE), per_thread)
+    return per_group - per_group % GROUP_MULTIPLE
 
 
 def _even(count: int, most: int, multiple: int) -> int:
