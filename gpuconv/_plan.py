@@ -32,6 +32,8 @@ __all__ = [
     "extension",
     "fft_block",
     "frame_groups",
+    "group_shape",
+    "group_sizes",
     "largest_piece",
     "ndimage_window",
     "normalize_axis",
@@ -342,18 +344,50 @@ def frame_groups(rows: int, blocks: int, frame_bytes: int, group_bytes: int | No
     >>> frame_groups(16, 1, 20000, 2**20, threads=2)  # at most 12 a piece: evened out
     [((0, 8), (0, 1)), ((8, 16), (0, 1))]
     """
+    rows_per_group, blocks_per_group = group_shape(rows, blocks, frame_bytes, group_bytes, threads)
+    return [((r, min(r + rows_per_group, rows)), (b, min(b + blocks_per_group, blocks)))
+            for r in range(0, rows, rows_per_group) for b in range(0, blocks, blocks_per_group)]
+
+
+def group_shape(rows: int, blocks: int, frame_bytes: int, group_bytes: int | None,
+                threads: int = 1) -> tuple[int, int]:
+    """``(rows, blocks)`` of the groups of `frame_groups` (the last of a row or
+    of the batch may be smaller): whole rows, or a run of one row's blocks.
+
+    >>> group_shape(16, 1, 20000, 2**20, threads=2), group_shape(2, 9, 100, 500)
+    ((8, 1), (1, 4))
+    """
     if group_bytes is None:
-        return [((0, rows), (0, blocks))]
+        return rows, blocks
     per_group = largest_piece(rows, blocks, frame_bytes, group_bytes, threads)
     if per_group >= blocks:
         # rows a group, so that its frames are a multiple of GROUP_MULTIPLE where possible
         multiple = GROUP_MULTIPLE // math.gcd(blocks, GROUP_MULTIPLE)
-        rows_per_group = _even(rows, per_group // blocks, multiple)
-        return [((r, min(r + rows_per_group, rows)), (0, blocks))
-                for r in range(0, rows, rows_per_group)]
-    blocks_per_group = _even(blocks, per_group, GROUP_MULTIPLE)
-    return [((r, r + 1), (b, min(b + blocks_per_group, blocks)))
-            for r in range(rows) for b in range(0, blocks, blocks_per_group)]
+        return _even(rows, per_group // blocks, multiple), blocks
+    return 1, _even(blocks, per_group, GROUP_MULTIPLE)
+
+
+def group_sizes(rows: int, blocks: int, frame_bytes: int, group_bytes: int | None,
+                threads: int = 1) -> dict[int, int]:
+    """``{frames in a group: groups of that many}`` of `frame_groups`, counted
+    without listing the groups (the cost model asks on every ``auto`` call).
+
+    >>> group_sizes(2, 9, 100, 500)
+    {4: 4, 1: 2}
+    """
+    rows_per_group, blocks_per_group = group_shape(rows, blocks, frame_bytes, group_bytes, threads)
+    sizes = {}
+    for row_count, row_times in _runs(rows, rows_per_group):
+        for block_count, block_times in _runs(blocks, blocks_per_group):
+            size = row_count * block_count
+            sizes[size] = sizes.get(size, 0) + row_times * block_times
+    return sizes
+
+
+def _runs(total: int, per: int) -> list:
+    """``(length, how many)`` of the pieces ``range(0, total, per)`` cuts."""
+    return [(length, times) for length, times in ((per, total // per), (total % per, 1))
+            if length and times]
 
 
 def largest_piece(rows: int, blocks: int, frame_bytes: int, group_bytes: int,

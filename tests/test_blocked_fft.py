@@ -1,5 +1,6 @@
 """The blocked FFT (method 'oa'): frames in groups, groups on the CPU's threads."""
 
+import collections
 import multiprocessing
 import threading
 
@@ -9,7 +10,7 @@ import scipy.signal
 
 import gpuconv
 from gpuconv import _plan
-from gpuconv._plan import GROUP_MULTIPLE, MIN_TASK_BYTES, frame_groups
+from gpuconv._plan import GROUP_MULTIPLE, MIN_TASK_BYTES, frame_groups, group_sizes
 from gpuconv.backends import numpy_backend
 from gpuconv.backends.numpy_backend import NumpyBackend
 
@@ -76,6 +77,17 @@ def test_frame_groups_cover_every_frame_once(rows, blocks, group_bytes, threads)
     assert (covered == 1).all()
     if group_bytes is not None and rows * blocks >= 4 * threads:
         assert len(groups) >= threads  # no thread left idle where each gets a task's worth
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("rows, blocks, group_bytes", [(1, 1, 2**16), (3, 10, 2**16), (7, 2, 2**18),
+                                                       (4, 9, 3 * 2**16), (16, 1, 2**30), (5, 5, None),
+                                                       (64, 300, 2**20), (9, 1, 2**20), (2, 1000, 2**16),
+                                                       (3, 10, 2**14)])
+def test_group_sizes_count_the_groups_frame_groups_lists(rows, blocks, group_bytes, threads):
+    listed = collections.Counter((r1 - r0) * (b1 - b0) for (r0, r1), (b0, b1)
+                                 in frame_groups(rows, blocks, 4000, group_bytes, threads))
+    assert group_sizes(rows, blocks, 4000, group_bytes, threads) == dict(listed)
 
 
 @pytest.mark.parametrize("rows, blocks, frame_bytes", [(16, 1, 20000), (1, 38, 8000),

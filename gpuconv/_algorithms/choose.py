@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._config import config
-from .._plan import Request, fft_block, frame_groups
+from .._plan import Request, fft_block, group_sizes
 from .fft import transform_length
 
 # --------------------------------------------------------------------------
@@ -201,7 +201,7 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     threads (or an uneven share of them). ``fft`` and ``oa``: transform
     units (``nfft * log2(nfft)`` per line) and points (``nfft`` per line),
     with lines counted by `batched_lines` for the thread count and the way
-    ``backend`` groups the blocked method's frames (`frame_groups`).
+    ``backend`` groups the blocked method's frames (`group_sizes`).
 
     >>> from gpuconv.backends import backend_named
     >>> work = cpu_work(Request(rows=8, n=1000, k=5, kernel_rows=1, start=2, out_len=1000),
@@ -224,11 +224,10 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     # the groups spread over the threads.
     step, oa_nfft = fft_block(request.out_len, k, lambda m: backend.next_fast_len(m, real),
                               backend.block_fft_points)
-    groups = frame_groups(rows, math.ceil(request.out_len / step),
-                          oa_nfft * ITEMSIZE[dtype_name], backend.block_group_bytes,
-                          backend.task_threads())
-    per_thread = sum(2 * batched_lines((r1 - r0) * (b1 - b0), 1, dtype_name)
-                     for (r0, r1), (b0, b1) in groups) / min(threads, len(groups))
+    sizes = group_sizes(rows, math.ceil(request.out_len / step), oa_nfft * ITEMSIZE[dtype_name],
+                        backend.block_group_bytes, backend.task_threads())
+    per_thread = (sum(count * 2 * batched_lines(size, 1, dtype_name)
+                      for size, count in sizes.items()) / min(threads, sum(sizes.values())))
     outputs = rows * request.out_len
     jobs = max(1, math.ceil(outputs / backend.direct_job_outputs))  # roughly the kernel's cut
     idle = math.ceil(jobs / threads) * threads / jobs
