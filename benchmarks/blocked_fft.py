@@ -18,16 +18,14 @@ Run with ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.blo
 
 from __future__ import annotations
 
-import resource
-
 import numpy as np
 import scipy.fft
 import scipy.signal
 
 import gpuconv
-from gpuconv._bench.timing import fastest_seconds, median_seconds
+from benchmarks._timing import counted, fastest_seconds, median_seconds
 from gpuconv._algorithms.overlap import _frames
-from gpuconv._bench.workloads import workload
+from gpuconv._bench.workloads import _with_workers, workload
 from gpuconv.backends.numpy_backend import NumpyBackend
 
 CAPS = (16384, 32768, 65536)
@@ -57,20 +55,14 @@ def main() -> None:
     calls = {
         "gpuconv method='oa'": lambda: gpuconv.convolve(x, w, "same", method="oa"),
         "gpuconv method='fft'": lambda: gpuconv.convolve(x, w, "same", method="fft"),
-        f"scipy.signal.fftconvolve (workers={threads})": lambda: _fftconvolve(x, w, threads),
+        f"scipy.signal.fftconvolve (workers={threads})": lambda: _with_workers(
+            threads, scipy.signal.fftconvolve, x, w[None], mode="same", axes=-1),
     }
     print("\n| call | median | minor faults a call | sys a call |")
     print("| --- | --- | --- | --- |")
     for label, call in calls.items():
-        call()
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        seconds = median_seconds(call, repeats=8)
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        runs = 9  # median_seconds' warm-up and its 8 runs
-        faults = (after.ru_minflt - before.ru_minflt) / runs
-        system = (after.ru_stime - before.ru_stime) / runs
+        seconds, faults, system = counted(call, repeats=8)
         print(f"| {label} | {seconds * 1e3:.1f} ms | {faults:.0f} | {system * 1e3:.1f} ms |")
-
 
     backend = NumpyBackend()
     shared = fastest_seconds(lambda: backend.run_tasks(lambda index: None, 2), repeats=2000)
@@ -96,11 +88,6 @@ def main() -> None:
     print("\none group of 16 frames, one thread: " + ", ".join(
         f"{name} {fastest_seconds(step_call, repeats=200) * 1e6:.0f} us"
         for name, step_call in steps.items()))
-
-
-def _fftconvolve(x, w, threads):
-    with scipy.fft.set_workers(threads):
-        return scipy.signal.fftconvolve(x, w[None], mode="same", axes=-1)
 
 
 if __name__ == "__main__":

@@ -18,29 +18,16 @@ GEMM rate measured in this run).
 
 from __future__ import annotations
 
-import resource
-
 import numpy as np
 
 import gpuconv
-from benchmarks._timing import median_seconds
+from benchmarks._timing import counted
 from gpuconv._bench.roofline import measure_cpu
 from gpuconv._bench.workloads import workload
 from gpuconv.backends import _numba_kernels
 
 WORKLOADS = ("W1", "W2", "W4", "W5")
 REPEATS = 7
-
-
-def counted(func):
-    """Median seconds of ``func`` and its page faults and system seconds per run."""
-    func()  # compiling or loading the kernel is not counted
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    seconds = median_seconds(func, REPEATS)
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    runs = REPEATS + 1  # the warm-up too
-    return (seconds, (after.ru_minflt - before.ru_minflt) / runs,
-            (after.ru_stime - before.ru_stime) / runs)
 
 
 def main() -> None:
@@ -65,8 +52,8 @@ def main() -> None:
             _numba_kernels.direct(x, kernel_weights, request.start, request.out_len,
                                   request.boundary, request.cval, out=out)
 
-        fresh, fresh_faults, fresh_sys = counted(lambda: call(x))
-        reused, reused_faults, reused_sys = counted(kernel)
+        fresh, fresh_faults, fresh_sys = counted(lambda: call(x), REPEATS)
+        reused, reused_faults, reused_sys = counted(kernel, REPEATS)
         np.testing.assert_array_equal(out, call(x))  # the same numbers
         print(f"| {name} | {floor * 1e3:.2f} ms | {fresh * 1e3:.1f} ms | "
               f"{fresh_faults:.0f} / {fresh_sys * 1e3:.1f} ms | {reused * 1e3:.1f} ms | "

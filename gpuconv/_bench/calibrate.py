@@ -89,7 +89,7 @@ def calibrate(backend=None, *, quick: bool = False, log=None) -> dict:
     import gpuconv
     from gpuconv.backends import backend_named
 
-    from .._algorithms.choose import CALL_KEYS, COST_DTYPES, COSTS_FORMAT, METHOD_COSTS
+    from .._algorithms.choose import CALL_KEYS, COST_DTYPES, COST_KEYS, COSTS_FORMAT, METHOD_COSTS
     from .roofline import cpu_name
 
     backend = backend or backend_named("numpy")
@@ -99,7 +99,7 @@ def calibrate(backend=None, *, quick: bool = False, log=None) -> dict:
     for method in CALL_KEYS:
         # Many runs: on a busy machine a parallel call often waits for a core.
         calls[method] = _time(backend, method, *TINY, "float64", 5 * repeats)
-    costs = {key: {} for key in ("mac", "output", "fft", "fft_point", "oa", "oa_point")}
+    costs = {key: {} for key in COST_KEYS}
     misfits = {}
     for dtype in COST_DTYPES:
         for method, points in sizes.items():
