@@ -37,6 +37,10 @@ MEDIAN_GOAL = 1.0
 WORST_GOAL = 1.3
 #: A method whose estimate is this many times the best so far is not timed in full.
 HOPELESS = 8.0
+#: Seconds each method is warmed up before it is timed: twice what the first
+#: ten or so parallel calls of a fresh process take under load, about 8 ms
+#: each (docs/performance.md, "Auto regret").
+WARMUP_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,8 @@ def measure_case(case: Case, backend, *, repeats: int = 5, budget: float = 1.0,
                 times[method] = probe
                 estimated.append(method)
                 continue
-        times[method] = fastest_seconds(call, repeats=repeats, budget=budget)
+        times[method] = fastest_seconds(call, repeats=repeats, budget=budget,
+                                        warmup=WARMUP_SECONDS)
     return Measured(case, times, chosen, tuple(estimated))
 
 

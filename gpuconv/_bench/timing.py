@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 
@@ -67,29 +66,33 @@ def cuda_median_seconds(func, repeats: int = 7, *, budget: float | None = None,
 
 
 def fastest_seconds(func, repeats: int = 7, *, warmups: int = 2,
-                    budget: float | None = None) -> float:
-    """Shortest wall time of ``func()`` over ``repeats`` runs, after ``warmups`` runs.
+                    budget: float | None = None, warmup: float = 0.0) -> float:
+    """Shortest wall time of ``func()`` over ``repeats`` runs, after warming up.
 
     For fitting and comparing methods on a shared machine: other work only
-    ever adds time, so the fastest run is the least disturbed one. A first
-    few parallel calls of a fresh process also run slow while threads start,
-    hence more than one warm-up. ``budget`` as in `median_seconds`.
+    ever adds time, so the fastest run is the least disturbed one. The
+    warm-up runs ``func()`` ``warmups`` times, and again until ``warmup``
+    seconds have passed since the first run (which may compile or load a
+    kernel): under load, the first ten or so parallel calls of a fresh
+    process take milliseconds each (docs/performance.md, "Auto regret").
+    ``budget`` as in `median_seconds`.
 
-    >>> fastest_seconds(lambda: sum(range(100)), repeats=3) > 0
+    >>> fastest_seconds(lambda: sum(range(100)), repeats=3, warmup=0.01) > 0
     True
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
-    warm = math.inf
-    for _ in range(max(warmups, 1)):
-        begin = time.perf_counter()
+
+    def timed() -> float:
+        started = time.perf_counter()
         func()
-        warm = min(warm, time.perf_counter() - begin)
+        return time.perf_counter() - started
+
+    warm = timed()  # may compile or load a kernel: the warm-up clock starts after it
+    begin, runs = time.perf_counter(), 1
+    while runs < warmups or time.perf_counter() - begin < warmup:
+        warm = min(warm, timed())
+        runs += 1
     if budget is not None and warm > 0:
         repeats = max(1, min(repeats, int(budget / warm)))
-    best = math.inf
-    for _ in range(repeats):
-        begin = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - begin)
-    return best
+    return min(timed() for _ in range(repeats))
