@@ -9,6 +9,7 @@ into the bench's metric: ``|err| <= bound`` elementwise gives
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ import scipy.signal
 import gpuconv
 from gpuconv._bench import regret, suite
 from gpuconv._bench.roofline import Machine
+from gpuconv._bench.timing import fastest_in_turns
 from gpuconv._bench.workloads import ConvWorkload, has_module, has_nn, relative_error, workload
 from gpuconv.cli import main
 from tolerances import direct_bound, fft_bound
@@ -208,6 +210,25 @@ def test_regret_grid_and_one_measured_case():
     m = regret.measure_case(regret.Case(2, 2048, 15, "float64"), gpuconv.get_backend(), repeats=1)
     assert set(m.times) == set(regret.METHODS) and m.chosen in regret.METHODS
     assert all(t > 0 for t in m.times.values()) and m.regret >= 1.0
+
+
+def test_fastest_in_turns_warms_each_up_then_times_them_in_rounds():
+    calls = []
+    times = fastest_in_turns({name: lambda name=name: calls.append(name) for name in "ab"},
+                             repeats=3, warmups=2)
+    assert calls == ["a", "a", "b", "b"] + ["a", "b"] * 3
+    assert set(times) == {"a", "b"} and all(t > 0 for t in times.values())
+    calls.clear()
+    # A round of two 10 ms calls against 15 ms a function: one round only.
+    fastest_in_turns({name: lambda name=name: (calls.append(name), time.sleep(0.01))
+                      for name in "ab"}, repeats=5, warmups=1, budget=0.015)
+    assert calls == ["a", "b", "a", "b"]
+    calls.clear()
+    fastest_in_turns({name: lambda name=name: calls.append(name) for name in "ab"},
+                     repeats=2, warmups=1, runs_per_turn=2)
+    assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 2
+    with pytest.raises(ValueError, match="repeats must be at least 1"):
+        fastest_in_turns({"a": lambda: None}, repeats=0)
 
 
 def test_shrink_takes_a_sixteenth():

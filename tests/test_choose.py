@@ -123,7 +123,18 @@ def test_blocked_fft_counts_its_groups(default_costs, monkeypatch):
         return choose.cpu_work(same(1, n, k), "float32", cpu)["oa"][1] / (math.ceil(n / step) * nfft)
 
     assert points_per_frame(2**20, 1023) < 1.2  # two transforms a frame, two threads
-    assert points_per_frame(4096, 1023) >= 2 * choose.FFT_LEFTOVER_COST["float32"]
+    assert points_per_frame(16384, 1023) >= 2 * choose.FFT_LEFTOVER_COST["float32"]
+
+
+def test_one_block_a_row_is_never_the_blocked_fft(default_costs):
+    """A block that holds a whole row is the whole-row FFT the long way round."""
+    cpu = backend_named("numpy")
+    one_block = same(16, 4096, 511)  # step 4490: one block a row
+    assert choose.cpu_work(one_block, "float32", cpu)["oa"] is None
+    times = choose.cpu_estimate(default_costs, one_block, "float32", cpu)
+    assert times["oa"] == math.inf and math.isfinite(times["fft"])
+    assert choose.choose_method(cpu, one_block, "float32") != "oa"
+    assert choose.cpu_work(same(16, 4096, 255), "float32", cpu)["oa"] is not None  # 3 blocks
 
 
 def test_complex_ffts_use_complex_lengths(default_costs):

@@ -201,7 +201,9 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     threads (or an uneven share of them). ``fft`` and ``oa``: transform
     units (``nfft * log2(nfft)`` per line) and points (``nfft`` per line),
     with lines counted by `batched_lines` for the thread count and the way
-    ``backend`` groups the blocked method's frames (`group_sizes`).
+    ``backend`` groups the blocked method's frames (`group_sizes`);
+    ``oa`` is None when one block holds a whole row, which is never cheaper
+    than ``fft``.
 
     >>> from gpuconv.backends import backend_named
     >>> work = cpu_work(Request(rows=8, n=1000, k=5, kernel_rows=1, start=2, out_len=1000),
@@ -228,13 +230,17 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
                         backend.block_group_bytes, backend.task_threads())
     per_thread = (sum(count * 2 * batched_lines(size, 1, dtype_name)
                       for size, count in sizes.items()) / min(threads, sum(sizes.values())))
+    blocks = math.ceil(request.out_len / step)
     outputs = rows * request.out_len
     jobs = max(1, math.ceil(outputs / backend.direct_job_outputs))  # roughly the kernel's cut
     idle = math.ceil(jobs / threads) * threads / jobs
     return {
         "direct": (idle * outputs * request.taps_per_output, idle * outputs),
         "fft": transforms(fft_lines, nfft),
-        "oa": transforms(per_thread + kernel_lines, oa_nfft),
+        # One block a row is the whole-row FFT the long way round: a transform
+        # at least as long, plus framing. Measured 1.1-5.5 times its time on
+        # the regret grid's one-block cases (docs/performance.md, "Auto regret").
+        "oa": None if blocks == 1 else transforms(per_thread + kernel_lines, oa_nfft),
     }
 
 
@@ -249,6 +255,9 @@ def cpu_estimate(costs: dict, request: Request, dtype_name: str, backend) -> dic
     """
     times = {}
     for method, counts in cpu_work(request, dtype_name, backend).items():
+        if counts is None:  # never the cheapest
+            times[method] = math.inf
+            continue
         per_count = (costs[key][dtype_name] for key in METHOD_COSTS[method])
         times[method] = sum(c * t for c, t in zip(counts, per_count)) + costs["call"][method]
     return times

@@ -4,20 +4,23 @@ On a grid of (rows, n, k, dtype) every method is timed through the same
 `gpuconv._algorithms.execute` call ``auto`` makes (``'same'`` output, zero
 boundary), and the regret of a case is ``time[auto's method] / min(times)``:
 1.0 when ``auto`` picked the fastest. Times are the fastest of a few runs
-(`fastest_seconds`: on a shared machine other work only adds time). The goal
-is a median of 1.0 and a worst case under 1.3. A method far slower than the
-best so far is timed on a sixteenth of the batch and scaled, never in full;
-``auto``'s own choice is always timed in full.
+(on a shared machine other work only adds time), the methods called in
+turns of two runs (`fastest_in_turns`) so that a slow spell of the machine
+falls on all of them alike. The goal is a median of 1.0 and a worst case under 1.3. A
+method far slower than ``auto``'s choice is timed on a sixteenth of the
+batch and scaled, never in full; ``auto``'s own choice is always timed in
+full.
 """
 
 from __future__ import annotations
 
+import functools
 import statistics
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .timing import fastest_seconds
+from .timing import fastest_in_turns, fastest_seconds
 
 METHODS = ("direct", "fft", "oa")
 
@@ -35,7 +38,7 @@ QUICK_DTYPES = ["float32"]
 #: Goals of the CPU-performance issue.
 MEDIAN_GOAL = 1.0
 WORST_GOAL = 1.3
-#: A method whose estimate is this many times the best so far is not timed in full.
+#: A method whose probe takes this many times ``auto``'s choice is not timed in full.
 HOPELESS = 8.0
 #: Seconds each method is warmed up before it is timed: twice what the first
 #: ten or so parallel calls of a fresh process take under load, about 8 ms
@@ -101,33 +104,32 @@ def grid(quick: bool = False) -> list[Case]:
 
 def measure_case(case: Case, backend, *, repeats: int = 5, budget: float = 1.0,
                  seed: int = 0) -> Measured:
-    """Time every method on ``case`` (``auto``'s choice first, always in full)."""
+    """Time every method on ``case``, in turns (``auto``'s choice always in full)."""
     from .._algorithms import execute
     from .._algorithms.choose import choose_method
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((case.rows, case.n)).astype(case.dtype)
     w = rng.standard_normal((1, case.k)).astype(case.dtype)
-    request = case.request()
     dtype = np.dtype(case.dtype)
-    chosen = choose_method(backend, request, case.dtype)
-    times, estimated = {}, []
-    for method in (chosen, *(m for m in METHODS if m != chosen)):
-        def call(x=x, request=request, method=method):
-            return execute(backend, x, w, request, method, dtype)
-
-        if times and case.rows * case.n >= 2**16:
-            # Probe on a sixteenth of the data: a hopeless method is not timed in full.
-            part, scale = _part(x, case)
-            probe = fastest_seconds(lambda: execute(backend, part[0], w, part[1], method, dtype),
-                                   repeats=1) * scale
-            if probe > HOPELESS * min(times.values()):
-                times[method] = probe
-                estimated.append(method)
-                continue
-        times[method] = fastest_seconds(call, repeats=repeats, budget=budget,
-                                        warmup=WARMUP_SECONDS)
-    return Measured(case, times, chosen, tuple(estimated))
+    chosen = choose_method(backend, case.request(), case.dtype)
+    calls = {method: functools.partial(execute, backend, x, w, case.request(), method, dtype)
+             for method in METHODS}
+    times = {}
+    if case.rows * case.n >= 2**16:
+        # Probe the others on a sixteenth of the data: a hopeless method is not timed in full.
+        reference = fastest_seconds(calls[chosen], repeats=1)
+        (part_x, part_request), scale = _part(x, case)
+        for method in (m for m in METHODS if m != chosen):
+            probe = functools.partial(execute, backend, part_x, w, part_request, method, dtype)
+            seconds = fastest_seconds(probe, repeats=1) * scale
+            if seconds > HOPELESS * reference:
+                times[method] = seconds
+    estimated = tuple(times)
+    times |= fastest_in_turns({m: call for m, call in calls.items() if m not in estimated},
+                              repeats=repeats, budget=budget, warmup=WARMUP_SECONDS,
+                              runs_per_turn=2)
+    return Measured(case, times, chosen, estimated)
 
 
 def _part(x, case: Case):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 
@@ -82,17 +83,62 @@ def fastest_seconds(func, repeats: int = 7, *, warmups: int = 2,
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
+    timed = _timer(func)
+    warm = _warmed_up(timed, warmups, warmup)
+    if budget is not None and warm > 0:
+        repeats = max(1, min(repeats, int(budget / warm)))
+    return min(timed() for _ in range(repeats))
 
+
+def fastest_in_turns(funcs: dict, repeats: int = 7, *, warmups: int = 2,
+                     budget: float | None = None, warmup: float = 0.0,
+                     runs_per_turn: int = 1) -> dict:
+    """`fastest_seconds` of each of ``funcs`` (name to callable), timed in turns.
+
+    Each is warmed up on its own as `fastest_seconds` does; then each of
+    ``repeats`` rounds gives every one a turn of ``runs_per_turn`` runs. A
+    slow spell of a shared machine that outlasts a call (another process, a
+    second core that stops helping for tens of milliseconds) then falls on
+    all of them alike instead of on whichever was being timed: for comparing
+    methods. With two runs a turn, one is never in the wake of the function
+    before it (whose threads may still hold a core). ``budget`` is seconds
+    per function, as in `median_seconds`.
+
+    >>> times = fastest_in_turns({"short": lambda: sum(range(10)),
+    ...                           "long": lambda: sum(range(10_000))}, repeats=3)
+    >>> times["short"] < times["long"]
+    True
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    timers = {name: _timer(func) for name, func in funcs.items()}
+    round_seconds = runs_per_turn * sum(_warmed_up(timed, warmups, warmup)
+                                        for timed in timers.values())
+    if budget is not None and round_seconds > 0:
+        repeats = max(1, min(repeats, int(budget * len(funcs) / round_seconds)))
+    best = dict.fromkeys(timers, math.inf)
+    for _ in range(repeats):
+        for name, timed in timers.items():
+            best[name] = min(best[name], *(timed() for _ in range(runs_per_turn)))
+    return best
+
+
+def _timer(func):
+    """A function that calls ``func()`` and returns the seconds it took."""
     def timed() -> float:
         started = time.perf_counter()
         func()
         return time.perf_counter() - started
 
-    warm = timed()  # may compile or load a kernel: the warm-up clock starts after it
+    return timed
+
+
+def _warmed_up(timed, warmups: int, warmup: float) -> float:
+    """Run ``timed`` ``warmups`` times and for ``warmup`` seconds after the
+    first run (which may compile or load a kernel); the fastest time seen."""
+    warm = timed()
     begin, runs = time.perf_counter(), 1
     while runs < warmups or time.perf_counter() - begin < warmup:
         warm = min(warm, timed())
         runs += 1
-    if budget is not None and warm > 0:
-        repeats = max(1, min(repeats, int(budget / warm)))
-    return min(timed() for _ in range(repeats))
+    return warm
