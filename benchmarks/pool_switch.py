@@ -1,0 +1,76 @@
+"""Calls that switch between thread pools: direct, FFT and blocked FFT in turns.
+
+Run: ``python -m benchmarks.pool_switch`` (then again with
+``OMP_WAIT_POLICY=passive`` set, to compare)
+
+Each method has its own threads: the direct sum Numba's (OpenMP here),
+the whole-row FFT pocketfft's, the blocked FFT gpuconv's task pool. After a
+parallel region OpenMP's threads spin for a while before they sleep; on a
+machine with two cores a spinning thread holds the core that the next
+call's helper thread wants, and now and then that call waits milliseconds
+for the scheduler, ten times its own time (docs/performance.md, "Switching
+thread pools"). The script
+times 16 x 4096 float32, K=255, 'same' (a regret-grid case where the three
+methods take about the same time) for ``ROUNDS`` rounds, each method once a
+round, then each method alone for as many calls, and prints the fastest,
+the median and the number of calls over 2 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numba
+import numpy as np
+
+from gpuconv._algorithms import execute
+from gpuconv._bench.regret import METHODS, Case
+from gpuconv.backends import backend_named
+
+CASE = Case(16, 4096, 255, "float32")
+ROUNDS = 200
+SLOW = 2e-3  # seconds: several times any method's time on CASE
+
+
+def timed(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def summary(seconds: list) -> str:
+    seconds = np.array(seconds)
+    return (f"{seconds.min() * 1e6:.0f} µs | {np.median(seconds) * 1e6:.0f} µs | "
+            f"{int((seconds > SLOW).sum())}")
+
+
+def main() -> None:
+    backend = backend_named("numpy")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((CASE.rows, CASE.n)).astype(CASE.dtype)
+    w = rng.standard_normal((1, CASE.k)).astype(CASE.dtype)
+    calls = {method: (lambda method=method: execute(backend, x, w, CASE.request(), method,
+                                                    np.dtype(CASE.dtype)))
+             for method in METHODS}
+    for call in calls.values():  # compile, plan, start every pool
+        for _ in range(20):
+            call()
+    in_turns = {method: [] for method in METHODS}
+    for _ in range(ROUNDS):
+        for method, call in calls.items():
+            in_turns[method].append(timed(call))
+    alone = {method: [timed(call) for _ in range(ROUNDS)] for method, call in calls.items()}
+
+    print(f"{CASE}; Numba threading layer {numba.threading_layer()!r}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}; {ROUNDS} calls each")
+    print()
+    print("| method | calls | fastest | median | calls over 2 ms |")
+    print("| --- | --- | --- | --- | --- |")
+    for method in METHODS:
+        print(f"| {method} | in turns | {summary(in_turns[method])} |")
+        print(f"| {method} | alone | {summary(alone[method])} |")
+
+
+if __name__ == "__main__":
+    main()
