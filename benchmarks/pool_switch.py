@@ -13,7 +13,9 @@ thread pools"). The script
 times 16 x 4096 float32, K=255, 'same' (a regret-grid case where the three
 methods take about the same time) for ``ROUNDS`` rounds, each method once a
 round, then each method alone for as many calls, and prints the fastest,
-the median and the number of calls over 2 ms.
+the median and the number of calls over 2 ms. Then each method again,
+``IDLE_CALLS`` calls each after the process slept for a while: a call that
+finds the machine idle pays for waking its cores up.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from gpuconv.backends import backend_named
 CASE = Case(16, 4096, 255, "float32")
 ROUNDS = 200
 SLOW = 2e-3  # seconds: several times any method's time on CASE
+#: Seconds slept before each call of the idle table, and calls per cell.
+IDLE_GAPS = (0.0, 1e-3, 4e-3, 16e-3, 50e-3, 200e-3)
+IDLE_CALLS = 30
 
 
 def timed(call) -> float:
@@ -70,6 +75,21 @@ def main() -> None:
     for method in METHODS:
         print(f"| {method} | in turns | {summary(in_turns[method])} |")
         print(f"| {method} | alone | {summary(alone[method])} |")
+
+    print()
+    print(f"Median of {IDLE_CALLS} calls, each after sleeping:")
+    print()
+    print("| method | " + " | ".join(f"{gap * 1e3:g} ms" for gap in IDLE_GAPS) + " |")
+    print("| --- |" + " --- |" * len(IDLE_GAPS))
+    for method, call in calls.items():
+        cells = []
+        for gap in IDLE_GAPS:
+            seconds = []
+            for _ in range(IDLE_CALLS):
+                time.sleep(gap)
+                seconds.append(timed(call))
+            cells.append(f"{np.median(seconds) * 1e6:.0f} µs")
+        print(f"| {method} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
