@@ -132,7 +132,7 @@ def test_one_block_a_row_is_never_the_blocked_fft(default_costs):
     one_block = same(16, 4096, 511)  # step 4490: one block a row
     assert choose.cpu_work(one_block, "float32", cpu)["oa"] is None
     times = choose.cpu_estimate(default_costs, one_block, "float32", cpu)
-    assert times["oa"] == math.inf and math.isfinite(times["fft"])
+    assert times["oa"] == times["fft"]  # at best, never below it
     assert choose.choose_method(cpu, one_block, "float32") != "oa"
     assert choose.cpu_work(same(16, 4096, 255), "float32", cpu)["oa"] is not None  # 3 blocks
 

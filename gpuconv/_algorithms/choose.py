@@ -193,7 +193,7 @@ def batched_lines(lines: int, threads: int, dtype_name: str) -> float:
     return whole + math.ceil((lines - whole) / threads) * FFT_LEFTOVER_COST[dtype_name]
 
 
-def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[float, float]]:
+def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[float, float] | None]:
     """The two counts each method's two CPU cost constants multiply.
 
     ``direct``: multiply-adds and outputs, times the threads left idle when
@@ -202,8 +202,10 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     units (``nfft * log2(nfft)`` per line) and points (``nfft`` per line),
     with lines counted by `batched_lines` for the thread count and the way
     ``backend`` groups the blocked method's frames (`group_sizes`);
-    ``oa`` is None when one block holds a whole row, which is never cheaper
-    than ``fft``.
+    ``oa`` is None when one block holds a whole row: that is the whole-row
+    FFT the long way round (a transform at least as long, plus framing),
+    measured 1.1-5.5 times its time on the regret grid's one-block cases
+    (docs/performance.md, "Auto regret").
 
     >>> from gpuconv.backends import backend_named
     >>> work = cpu_work(Request(rows=8, n=1000, k=5, kernel_rows=1, start=2, out_len=1000),
@@ -226,20 +228,17 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     # the groups spread over the threads.
     step, oa_nfft = fft_block(request.out_len, k, lambda m: backend.next_fast_len(m, real),
                               backend.block_fft_points)
-    sizes = group_sizes(rows, math.ceil(request.out_len / step), oa_nfft * ITEMSIZE[dtype_name],
+    blocks = math.ceil(request.out_len / step)
+    sizes = group_sizes(rows, blocks, oa_nfft * ITEMSIZE[dtype_name],
                         backend.block_group_bytes, backend.task_threads())
     per_thread = (sum(count * 2 * batched_lines(size, 1, dtype_name)
                       for size, count in sizes.items()) / min(threads, sum(sizes.values())))
-    blocks = math.ceil(request.out_len / step)
     outputs = rows * request.out_len
     jobs = max(1, math.ceil(outputs / backend.direct_job_outputs))  # roughly the kernel's cut
     idle = math.ceil(jobs / threads) * threads / jobs
     return {
         "direct": (idle * outputs * request.taps_per_output, idle * outputs),
         "fft": transforms(fft_lines, nfft),
-        # One block a row is the whole-row FFT the long way round: a transform
-        # at least as long, plus framing. Measured 1.1-5.5 times its time on
-        # the regret grid's one-block cases (docs/performance.md, "Auto regret").
         "oa": None if blocks == 1 else transforms(per_thread + kernel_lines, oa_nfft),
     }
 
@@ -255,8 +254,8 @@ def cpu_estimate(costs: dict, request: Request, dtype_name: str, backend) -> dic
     """
     times = {}
     for method, counts in cpu_work(request, dtype_name, backend).items():
-        if counts is None:  # never the cheapest
-            times[method] = math.inf
+        if counts is None:  # one block a row: the whole-row FFT at best ...
+            times[method] = times["fft"]  # ... and `min` keeps "fft" on a tie
             continue
         per_count = (costs[key][dtype_name] for key in METHOD_COSTS[method])
         times[method] = sum(c * t for c, t in zip(counts, per_count)) + costs["call"][method]

@@ -6,10 +6,10 @@ boundary), and the regret of a case is ``time[auto's method] / min(times)``:
 1.0 when ``auto`` picked the fastest. Times are the fastest of a few runs
 (on a shared machine other work only adds time), the methods called in
 turns of two runs (`fastest_in_turns`) so that a slow spell of the machine
-falls on all of them alike. The goal is a median of 1.0 and a worst case under 1.3. A
-method far slower than ``auto``'s choice is timed on a sixteenth of the
-batch and scaled, never in full; ``auto``'s own choice is always timed in
-full.
+falls on all of them alike. The goal is a median of 1.0 and a worst case
+under 1.3. A method far slower than ``auto``'s choice is timed on a
+sixteenth of the batch and scaled, never in full; ``auto``'s own choice is
+always timed in full.
 """
 
 from __future__ import annotations

@@ -100,9 +100,9 @@ def fastest_in_turns(funcs: dict, repeats: int = 7, *, warmups: int = 2,
     slow spell of a shared machine that outlasts a call (another process, a
     second core that stops helping for tens of milliseconds) then falls on
     all of them alike instead of on whichever was being timed: for comparing
-    methods. With two runs a turn, one is never in the wake of the function
-    before it (whose threads may still hold a core). ``budget`` is seconds
-    per function, as in `median_seconds`.
+    methods. With two runs a turn, the second is not the first call after
+    another function (whose threads may still hold a core). ``budget`` is
+    seconds per function, as in `median_seconds`.
 
     >>> times = fastest_in_turns({"short": lambda: sum(range(10)),
     ...                           "long": lambda: sum(range(10_000))}, repeats=3)
