@@ -26,7 +26,6 @@ import time
 import numba
 import numpy as np
 
-from gpuconv._algorithms import execute
 from gpuconv._bench.regret import METHODS, Case
 from gpuconv.backends import backend_named
 
@@ -51,13 +50,7 @@ def summary(seconds: list) -> str:
 
 
 def main() -> None:
-    backend = backend_named("numpy")
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((CASE.rows, CASE.n)).astype(CASE.dtype)
-    w = rng.standard_normal((1, CASE.k)).astype(CASE.dtype)
-    calls = {method: (lambda method=method: execute(backend, x, w, CASE.request(), method,
-                                                    np.dtype(CASE.dtype)))
-             for method in METHODS}
+    calls = CASE.calls(backend_named("numpy"), *CASE.inputs())
     for call in calls.values():  # compile, plan, start every pool
         for _ in range(20):
             call()

@@ -61,6 +61,21 @@ class Case:
         return Request(rows=self.rows, n=self.n, k=self.k, kernel_rows=1,
                        start=(self.k - 1) // 2, out_len=self.n)
 
+    def inputs(self, seed: int = 0) -> tuple:
+        """Random ``(x, w)``: ``rows`` signals and one kernel row."""
+        rng = np.random.default_rng(seed)
+        return (rng.standard_normal((self.rows, self.n)).astype(self.dtype),
+                rng.standard_normal((1, self.k)).astype(self.dtype))
+
+    def calls(self, backend, x, w) -> dict:
+        """``{method: call}`` of every method of `METHODS` on ``x`` and ``w``,
+        through the `execute` call ``auto`` makes."""
+        from .._algorithms import execute
+
+        request, dtype = self.request(), np.dtype(self.dtype)
+        return {method: functools.partial(execute, backend, x, w, request, method, dtype)
+                for method in METHODS}
+
     def __str__(self) -> str:
         return f"{self.rows} × {self.n} {self.dtype}, K={self.k}"
 
@@ -108,20 +123,17 @@ def measure_case(case: Case, backend, *, repeats: int = 5, budget: float = 1.0,
     from .._algorithms import execute
     from .._algorithms.choose import choose_method
 
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((case.rows, case.n)).astype(case.dtype)
-    w = rng.standard_normal((1, case.k)).astype(case.dtype)
-    dtype = np.dtype(case.dtype)
+    x, w = case.inputs(seed)
     chosen = choose_method(backend, case.request(), case.dtype)
-    calls = {method: functools.partial(execute, backend, x, w, case.request(), method, dtype)
-             for method in METHODS}
+    calls = case.calls(backend, x, w)
     times = {}
     if case.rows * case.n >= 2**16:
         # Probe the others on a sixteenth of the data: a hopeless method is not timed in full.
         reference = fastest_seconds(calls[chosen], repeats=1)
         (part_x, part_request), scale = _part(x, case)
         for method in (m for m in METHODS if m != chosen):
-            probe = functools.partial(execute, backend, part_x, w, part_request, method, dtype)
+            probe = functools.partial(execute, backend, part_x, w, part_request, method,
+                                      np.dtype(case.dtype))
             seconds = fastest_seconds(probe, repeats=1) * scale
             if seconds > HOPELESS * reference:
                 times[method] = seconds
