@@ -203,9 +203,9 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     with lines counted by `batched_lines` for the thread count and the way
     ``backend`` groups the blocked method's frames (`group_sizes`);
     ``oa`` is None when one block holds a whole row: that is the whole-row
-    FFT the long way round (a transform at least as long, plus framing),
-    measured 1.1-5.5 times its time on the regret grid's one-block cases
-    (docs/performance.md, "Auto regret").
+    FFT the long way round (a transform at least as long, plus framing;
+    ``python -m benchmarks.model_check`` times the two on the regret grid's
+    one-block cases).
 
     >>> from gpuconv.backends import backend_named
     >>> work = cpu_work(Request(rows=8, n=1000, k=5, kernel_rows=1, start=2, out_len=1000),
