@@ -94,6 +94,24 @@ def test_info_lists_every_backend_with_a_reason():
     assert f"threads: {gpuconv.config.effective_threads()} " in result.stdout
 
 
+def test_a_closed_pipe_ends_the_command_quietly():
+    """``gpuconv info | head -3``: a reader that leaves early gets no traceback.
+
+    The pipe's read end is closed before the command starts, so its first write fails.
+    """
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, "-m", "gpuconv.cli", "info"], stdout=write_end,
+                                stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == 1
+
+
 def test_info_says_where_the_caches_live(tmp_path):
     """The cost table's place follows GPUCONV_CACHE_DIR, as `gpuconv tune` writes it."""
     import os

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import bench, demo, filter, info, kernels, tune
@@ -29,7 +30,15 @@ def main(argv=None) -> int:
     """Run ``gpuconv COMMAND ...``; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return SUBCOMMANDS[args.command].run(args) or 0
+        status = SUBCOMMANDS[args.command].run(args) or 0
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # The reader went away (``gpuconv info | head -3``): stop quietly, as ``cat`` would.
+        # Point stdout at /dev/null so that Python's flush at exit does not raise again
+        # (the recipe of the ``signal`` module's documentation, "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, RuntimeError) as error:
         print(f"gpuconv {args.command}: error: {error}", file=sys.stderr)
         return 2
