@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import pytest
+import scipy.fft
 import scipy.signal
 
 import gpuconv
@@ -104,6 +105,11 @@ def test_frame_groups_share_frames_evenly(rows, blocks, frame_bytes):
 # NumpyBackend.run_tasks
 # --------------------------------------------------------------------------
 
+#: Arguments of `numpy_backend._fft_workers` for a call that takes every thread
+#: outside a task: 64 lines of 2^16 float64 points.
+LARGE_TRANSFORM = (np.empty((64, 0)), 2**16, 8)
+
+
 def test_run_tasks_runs_each_task_once_on_the_threads(monkeypatch):
     monkeypatch.setattr(gpuconv.config, "threads", 2)
     seen, threads, workers = [], set(), set()
@@ -112,7 +118,7 @@ def test_run_tasks_runs_each_task_once_on_the_threads(monkeypatch):
     def task(index):
         seen.append(index)
         threads.add(threading.get_ident())
-        workers.add(numpy_backend._fft_workers())
+        workers.add(numpy_backend._fft_workers(*LARGE_TRANSFORM))
         if index < 2:
             both_running.wait()
 
@@ -120,7 +126,31 @@ def test_run_tasks_runs_each_task_once_on_the_threads(monkeypatch):
     assert sorted(seen) == list(range(50))
     assert len(threads) == 2
     assert workers == {1}  # a transform inside a task takes one thread
-    assert numpy_backend._fft_workers() == 2  # and outside takes them all again
+    assert numpy_backend._fft_workers(*LARGE_TRANSFORM) == 2  # and outside takes them all again
+
+
+@pytest.mark.parametrize("transform, shape, dtype, workers", [
+    ("rfft", (16, 4096), np.float32, 1),         # work 3.1e6: waking a helper costs more
+    ("irfft", (16, 2049), np.complex64, 1),      # its inverse
+    ("fft", (16, 4096), np.complex64, 1),        # 6.3e6
+    ("rfft", (64, 65536), np.float64, 2),        # 5.4e8: every thread
+    ("irfft", (64, 32769), np.complex128, 2),
+    ("ifft", (16, 65536), np.complex64, 2),      # 6.7e7
+])
+def test_small_transforms_take_one_thread(monkeypatch, transform, shape, dtype, workers):
+    monkeypatch.setattr(gpuconv.config, "threads", 2)
+    passed = []
+    original = getattr(scipy.fft, transform)
+
+    def recording(*args, workers, **kwargs):
+        passed.append(workers)
+        return original(*args, workers=workers, **kwargs)
+
+    monkeypatch.setattr(scipy.fft, transform, recording)
+    x = np.zeros(shape, dtype)
+    n = 2 * (shape[1] - 1) if transform == "irfft" else shape[1]
+    getattr(NumpyBackend(), transform)(x, n)
+    assert passed == [workers]
 
 
 def test_run_tasks_with_one_thread_stays_on_the_caller(monkeypatch):
@@ -139,7 +169,7 @@ def test_run_tasks_raises_what_a_task_raised(monkeypatch):
 
     with pytest.raises(ZeroDivisionError, match="task 7"):
         NumpyBackend().run_tasks(task, 20)
-    assert numpy_backend._fft_workers() == 2  # the caller's flag was reset
+    assert numpy_backend._fft_workers(*LARGE_TRANSFORM) == 2  # the caller's flag was reset
 
 
 def _blocked_in_child(queue):

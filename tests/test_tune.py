@@ -6,11 +6,15 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import gpuconv
 from gpuconv._algorithms import choose
+from gpuconv._algorithms.fft import transform_length
+from gpuconv._bench import calibrate
 from gpuconv._plan import Request
-from gpuconv.backends import backend_named
+from gpuconv.backends import backend_named, numpy_backend
 from gpuconv.cli import main
 
 
@@ -121,3 +125,19 @@ def test_auto_follows_the_loaded_table(cache):
     choose.forget_loaded_costs()
     assert choose.choose_method(numpy_backend, request, "float32") in ("fft", "oa")
     assert choose.choose_method(numpy_backend, request, "exact") == "direct"
+
+
+@pytest.mark.parametrize("sizes", [calibrate.SIZES, calibrate.QUICK_SIZES], ids=["full", "quick"])
+def test_fft_calibration_calls_use_every_thread(sizes, monkeypatch):
+    """The whole-row FFT's constants are per line of a threaded call, so every
+    calibration call transforms its signals on all threads (work over
+    `numpy_backend.FFT_SPLIT_WORK`), whatever the dtype."""
+    monkeypatch.setattr(gpuconv.config, "threads", 2)
+    backend = backend_named("numpy")
+    for dtype in choose.COST_DTYPES:
+        for rows, n, k in sizes["fft"]:
+            start = (k - 1) // 2
+            nfft = backend.next_fast_len(transform_length(n, k, start, n),
+                                         real=not dtype.startswith("complex"))
+            signals = np.empty((rows, 0), dtype)
+            assert numpy_backend._fft_workers(signals, nfft, signals.itemsize) == 2, (rows, n, dtype)

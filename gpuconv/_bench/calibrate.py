@@ -22,7 +22,10 @@ from .timing import fastest_seconds
 #: FFT and blocked FFT: sizes where the two compete, from cache-sized
 #: transforms to a long batch (16 x 2^18, as W3), and block sizes from short
 #: to long kernels; two constants a method do not carry over from far
-#: outside that range (docs/performance.md, "Cost-model constants").
+#: outside that range (docs/performance.md, "Cost-model constants"). The
+#: FFT's batches are large enough for scipy.fft to use every thread
+#: (`gpuconv.backends.numpy_backend.FFT_SPLIT_WORK`): its constants are
+#: per line of a threaded call.
 SIZES = {
     "direct": [(8, 65536, 3), (8, 65536, 31), (8, 65536, 127)],
     "fft": [(64, 4096, 31), (8, 65536, 31), (16, 2**18, 31)],
@@ -30,7 +33,7 @@ SIZES = {
 }
 QUICK_SIZES = {
     "direct": [(4, 16384, 3), (4, 16384, 63)],
-    "fft": [(16, 4096, 31), (2, 65536, 31)],
+    "fft": [(64, 4096, 31), (4, 65536, 31)],
     "oa": [(2, 65536, 31), (2, 65536, 255)],
 }
 #: The tiny call whose time is each method's fixed cost.

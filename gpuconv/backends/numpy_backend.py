@@ -46,6 +46,16 @@ BLOCK_FFT_POINTS = 16384
 #: within 5% of each other, and groups of 256 KiB 10% slower.
 BLOCK_GROUP_BYTES = 2**20
 
+#: Work (lines x points x log2(points) x bytes a point) under which
+#: a scipy.fft call uses one thread. Waking pocketfft's helper threads costs
+#: a small call more than the second core gives back: on the project's
+#: machine class a batch of 16 x 4096 float32 lines took 1.3x, and
+#: 16 x 1024 float64 3.2x, as long on two threads as on one; above this
+#: two threads won in most cases (``python -m benchmarks.fft_workers``;
+#: docs/performance.md, "One FFT thread for small calls").
+FFT_SPLIT_WORK = 1e7
+
+
 # Set in threads running `NumpyBackend.run_tasks` tasks, whose transforms
 # then take one thread each (the tasks already use them all).
 _in_task = threading.local()
@@ -88,8 +98,23 @@ def default_workspace() -> int:
     return int(min(max(available * WORKSPACE_FRACTION, WORKSPACE_FLOOR), WORKSPACE_CAP))
 
 
-def _fft_workers() -> int:
-    return 1 if getattr(_in_task, "active", False) else config.effective_threads()
+def _fft_workers(x, n: int, point_bytes: int) -> int:
+    """Threads of one scipy.fft call transforming the lines of ``x`` at ``n`` points.
+
+    One inside a task of `NumpyBackend.run_tasks` (the tasks already use
+    every thread) and for a call whose work, lines x ``n`` x log2(``n``) x
+    ``point_bytes`` (bytes of a point of the signal side: a complex point's
+    transform costs about twice a real one's), is under `FFT_SPLIT_WORK`.
+
+    >>> import numpy as np
+    >>> _fft_workers(np.empty((16, 4096), np.float32), 4096, 4)  # 3.1e6
+    1
+    """
+    if getattr(_in_task, "active", False):
+        return 1
+    if math.prod(x.shape[:-1]) * n * math.log2(max(n, 2)) * point_bytes < FFT_SPLIT_WORK:
+        return 1
+    return config.effective_threads()
 
 
 @functools.lru_cache(maxsize=1)
@@ -157,16 +182,16 @@ class NumpyBackend:
             cls.conv_channels = None
 
     def rfft(self, x, n):
-        return scipy.fft.rfft(x, n, axis=-1, workers=_fft_workers())
+        return scipy.fft.rfft(x, n, axis=-1, workers=_fft_workers(x, n, x.itemsize))
 
     def irfft(self, x, n):
-        return scipy.fft.irfft(x, n, axis=-1, workers=_fft_workers())
+        return scipy.fft.irfft(x, n, axis=-1, workers=_fft_workers(x, n, x.itemsize // 2))
 
     def fft(self, x, n):
-        return scipy.fft.fft(x, n, axis=-1, workers=_fft_workers())
+        return scipy.fft.fft(x, n, axis=-1, workers=_fft_workers(x, n, x.itemsize))
 
     def ifft(self, x, n):
-        return scipy.fft.ifft(x, n, axis=-1, workers=_fft_workers())
+        return scipy.fft.ifft(x, n, axis=-1, workers=_fft_workers(x, n, x.itemsize))
 
     block_fft_points = BLOCK_FFT_POINTS
     block_group_bytes = BLOCK_GROUP_BYTES
