@@ -30,8 +30,9 @@ ROWS = (4, 16, 64, 256, 1024)
 #: Largest batch timed, in points.
 MAX_POINTS = 2**21
 #: (rows, n, k, dtype) of the second table's convolutions ('same').
-CONVOLUTIONS = [(4, 4096, 31, "float64"), (16, 4096, 31, "float64"), (16, 4096, 255, "float32"),
-                (64, 1024, 63, "float32"), (1024, 256, 3, "float32")]
+CONVOLUTIONS = [(1, 1024, 1023, "float32"), (1, 1024, 511, "float64"), (4, 4096, 31, "float64"),
+                (16, 4096, 31, "float64"), (16, 4096, 255, "float32"), (64, 1024, 63, "float32"),
+                (1024, 256, 3, "float32")]
 
 
 def transform_pair(x, workers: int):
