@@ -14,7 +14,8 @@ from gpuconv._algorithms import choose
 from gpuconv._algorithms.fft import transform_length
 from gpuconv._bench import calibrate
 from gpuconv._plan import Request
-from gpuconv.backends import backend_named, numpy_backend
+from gpuconv.backends import backend_named
+from gpuconv.backends.numpy_backend import _fft_workers
 from gpuconv.cli import main
 
 
@@ -131,7 +132,7 @@ def test_auto_follows_the_loaded_table(cache):
 def test_fft_calibration_calls_use_every_thread(sizes, monkeypatch):
     """The whole-row FFT's constants are per line of a threaded call, so every
     calibration call transforms its signals on all threads (work over
-    `numpy_backend.FFT_SPLIT_WORK`), whatever the dtype."""
+    `gpuconv.backends.numpy_backend.FFT_SPLIT_WORK`), whatever the dtype."""
     monkeypatch.setattr(gpuconv.config, "threads", 2)
     backend = backend_named("numpy")
     for dtype in choose.COST_DTYPES:
@@ -140,4 +141,4 @@ def test_fft_calibration_calls_use_every_thread(sizes, monkeypatch):
             nfft = backend.next_fast_len(transform_length(n, k, start, n),
                                          real=not dtype.startswith("complex"))
             signals = np.empty((rows, 0), dtype)
-            assert numpy_backend._fft_workers(signals, nfft, signals.itemsize) == 2, (rows, n, dtype)
+            assert _fft_workers(signals, nfft, signals.itemsize) == 2, (rows, n, dtype)

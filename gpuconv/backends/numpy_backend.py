@@ -49,9 +49,9 @@ BLOCK_GROUP_BYTES = 2**20
 #: Work (lines x points x log2(points) x bytes a point) under which
 #: a scipy.fft call uses one thread. Waking pocketfft's helper threads costs
 #: a small call more than the second core gives back: on the project's
-#: machine class a batch of 16 x 4096 float32 lines took 1.3x, and
-#: 16 x 1024 float64 3.2x, as long on two threads as on one; above this
-#: two threads won in most cases (``python -m benchmarks.fft_workers``;
+#: machine class a batch of 16 x 4096 float32 lines took 1.3-1.8x, and
+#: 16 x 1024 float64 2.6-3.3x, as long on two threads as on one; above
+#: this two threads won in most cases (``python -m benchmarks.fft_workers``;
 #: docs/performance.md, "One FFT thread for small calls").
 FFT_SPLIT_WORK = 1e7
 
