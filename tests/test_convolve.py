@@ -149,6 +149,19 @@ def test_bool_is_logical(backend):
         assert_exact(gpuconv.correlate(a, v, mode), np.correlate(a, v, mode))
 
 
+def test_float16_is_rounded_once_subnormals_included(backend):
+    """A product of two float16 numbers is exact in float32, where float16
+    computes, so a one-tap direct convolution is the product rounded once to
+    float16, in the normal range and among subnormals (below 6.1e-5): none
+    flushed to zero, none rounded twice. There the rounding error is absolute
+    (half a spacing, 2**-25), as `tolerances.rounding_underflow` allows."""
+    a = np.array([-1.087e-4, 0.548, 3e-3, -2e-4, 7e-4, 1.0], np.float16)
+    v = np.array([-0.08636], np.float16)
+    products = a.astype(np.float64) * v.astype(np.float64)
+    assert np.any(np.abs(products) < np.finfo(np.float16).smallest_normal)
+    assert_exact(gpuconv.convolve(a, v, method="direct"), products.astype(np.float16))
+
+
 # --------------------------------------------------------------------------
 # Property tests over shapes, dtypes, modes, axes, per-row kernels, methods
 # --------------------------------------------------------------------------

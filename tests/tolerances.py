@@ -26,7 +26,11 @@ fft, oa
     path can choose (`fft_block` searches below ``4 * (n + k)``).
 float16
     gpuconv computes float16 in float32 and rounds once at the end: the
-    float32 bound plus ``eps(float16) * |ref|`` for the final rounding.
+    float32 bound plus ``eps(float16) * |ref|`` for the final rounding, and
+    half the spacing of float16's subnormals (``2**-25``) for results below
+    its smallest normal number (6.1e-5), where rounding errs by up to half
+    a spacing whatever the value (gradual underflow: ``fl(x) = x (1 + d) + e``
+    with ``|e| <= 2**-25``; Higham, §2.1).
 integers and bool
     Exact: equality with NumPy, including wrap-around.
 """
@@ -60,6 +64,13 @@ def rounding_eps(dtype) -> float:
     """Epsilon of the final rounding to ``dtype`` when it is narrower than the work."""
     dtype = np.dtype(dtype)
     return float(np.finfo(dtype).eps) if dtype == np.float16 else 0.0
+
+
+def rounding_underflow(dtype) -> float:
+    """Absolute error of that final rounding below ``dtype``'s normal range:
+    half the spacing of its subnormal numbers."""
+    dtype = np.dtype(dtype)
+    return float(np.finfo(dtype).smallest_subnormal) / 2 if dtype == np.float16 else 0.0
 
 
 def direct_bound(abs_conv, taps: int, dtype):
@@ -101,7 +112,8 @@ def assert_within(got, ref, bound, *, dtype, what=""):
     target = ref.astype(np.complex128 if ref.dtype.kind == "c" else np.float64)
     err = np.abs(got.astype(target.dtype) - target)
     bound = np.broadcast_to(np.asarray(bound, dtype=np.float64)
-                            + rounding_eps(dtype) * np.abs(target), err.shape)
+                            + rounding_eps(dtype) * np.abs(target) + rounding_underflow(dtype),
+                            err.shape)
     if not np.all(err <= bound):
         where = np.unravel_index(np.argmax(np.where(bound > 0, err / np.where(bound > 0, bound, 1), np.inf)), err.shape)
         raise AssertionError(
