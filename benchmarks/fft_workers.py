@@ -5,8 +5,8 @@ Waking pocketfft's helper threads costs a fixed time per call, which a small
 call does not win back. For batches of lines of several lengths and both
 real dtypes this times the pair of transforms of an FFT convolution (``rfft``
 then ``irfft``) with one worker and with the library's thread count, in
-turns, and prints their ratio beside the call's work (lines x points x
-log2(points) x bytes a point), sorted by work. The CPU backend gives a call
+turns, and prints their ratio beside the call's work (`transform_work`:
+lines x points x log2(points) x bytes a point), sorted by work. The CPU backend gives a call
 one worker below `gpuconv.backends.numpy_backend.FFT_SPLIT_WORK`. A second
 table times ``gpuconv.convolve(..., method='fft')`` on small batches as a
 user calls it (the same call again and again, median of 200) with that rule
@@ -14,8 +14,6 @@ and with every call on all threads.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import scipy.fft
@@ -54,14 +52,14 @@ def main() -> None:
                 times = fastest_in_turns({1: transform_pair(x, 1),
                                           threads: transform_pair(x, threads)},
                                          repeats=7, warmup=0.05, runs_per_turn=2)
-                work = rows * n * math.log2(n) * x.itemsize
-                results.append((work, f"{rows} × {n} {dtype}", times[1], times[threads]))
+                results.append((numpy_backend.transform_work(x, n, x.itemsize),
+                                f"{rows} × {n} {dtype}", times[1], times[threads],
+                                numpy_backend._fft_workers(x, n, x.itemsize)))
     print(f"rfft + irfft, fastest of 7 turns of two runs; one worker against {threads}; "
           f"FFT_SPLIT_WORK = {FFT_SPLIT_WORK:.3g}")
     print(f"| batch | work | 1 worker | {threads} workers | {threads} / 1 | the backend uses |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for work, name, one, many in sorted(results):
-        uses = 1 if work < FFT_SPLIT_WORK else threads
+    for work, name, one, many, uses in sorted(results):
         print(f"| {name} | {work:.3g} | {one * 1e6:.0f} µs | {many * 1e6:.0f} µs "
               f"| {many / one:.2f} | {uses} |")
     print()

@@ -11,14 +11,9 @@ of two runs), with the blocked FFT's time over the whole-row FFT's.
 
 from __future__ import annotations
 
-import math
-
-import scipy.fft
-
-from gpuconv._algorithms.choose import estimate
+from gpuconv._algorithms.choose import cpu_work, estimate
 from gpuconv._bench.regret import METHODS, WARMUP_SECONDS, Case, grid
 from gpuconv._bench.timing import fastest_in_turns
-from gpuconv._plan import fft_block
 from gpuconv.backends import backend_named
 
 #: Cases docs/performance.md ("Auto regret") names as the model's misses.
@@ -27,9 +22,8 @@ NAMED = [Case(1024, 256, 127, "float32"), Case(16, 4096, 255, "float32"),
 
 
 def one_block(case: Case, backend) -> bool:
-    step, _ = fft_block(case.n, case.k, lambda m: scipy.fft.next_fast_len(m, True),
-                        backend.block_fft_points)
-    return math.ceil(case.n / step) == 1
+    """Whether one block of the blocked FFT holds a whole row (the cost model's rule)."""
+    return cpu_work(case.request(), case.dtype, backend)["oa"] is None
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ import numba
 import numpy as np
 
 from gpuconv._bench.regret import METHODS, Case
+from gpuconv._bench.timing import _timer
 from gpuconv.backends import backend_named
 
 CASE = Case(16, 4096, 255, "float32")
@@ -37,12 +38,6 @@ IDLE_GAPS = (0.0, 1e-3, 4e-3, 16e-3, 50e-3, 200e-3)
 IDLE_CALLS = 30
 
 
-def timed(call) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
-
-
 def summary(seconds: list) -> str:
     seconds = np.array(seconds)
     return (f"{seconds.min() * 1e6:.0f} µs | {np.median(seconds) * 1e6:.0f} µs | "
@@ -50,15 +45,16 @@ def summary(seconds: list) -> str:
 
 
 def main() -> None:
-    calls = CASE.calls(backend_named("numpy"), *CASE.inputs())
-    for call in calls.values():  # compile, plan, start every pool
+    timers = {method: _timer(call)
+              for method, call in CASE.calls(backend_named("numpy"), *CASE.inputs()).items()}
+    for timed in timers.values():  # compile, plan, start every pool
         for _ in range(20):
-            call()
+            timed()
     in_turns = {method: [] for method in METHODS}
     for _ in range(ROUNDS):
-        for method, call in calls.items():
-            in_turns[method].append(timed(call))
-    alone = {method: [timed(call) for _ in range(ROUNDS)] for method, call in calls.items()}
+        for method, timed in timers.items():
+            in_turns[method].append(timed())
+    alone = {method: [timed() for _ in range(ROUNDS)] for method, timed in timers.items()}
 
     print(f"{CASE}; Numba threading layer {numba.threading_layer()!r}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}; {ROUNDS} calls each")
@@ -74,13 +70,13 @@ def main() -> None:
     print()
     print("| method | " + " | ".join(f"{gap * 1e3:g} ms" for gap in IDLE_GAPS) + " |")
     print("| --- |" + " --- |" * len(IDLE_GAPS))
-    for method, call in calls.items():
+    for method, timed in timers.items():
         cells = []
         for gap in IDLE_GAPS:
             seconds = []
             for _ in range(IDLE_CALLS):
                 time.sleep(gap)
-                seconds.append(timed(call))
+                seconds.append(timed())
             cells.append(f"{np.median(seconds) * 1e6:.0f} µs")
         print(f"| {method} | " + " | ".join(cells) + " |")
 

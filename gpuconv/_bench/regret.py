@@ -67,12 +67,13 @@ class Case:
         return (rng.standard_normal((self.rows, self.n)).astype(self.dtype),
                 rng.standard_normal((1, self.k)).astype(self.dtype))
 
-    def calls(self, backend, x, w) -> dict:
+    def calls(self, backend, x, w, request=None) -> dict:
         """``{method: call}`` of every method of `METHODS` on ``x`` and ``w``,
-        through the `execute` call ``auto`` makes."""
+        through the `execute` call ``auto`` makes (for `request`, or a part
+        of the batch's own)."""
         from .._algorithms import execute
 
-        request, dtype = self.request(), np.dtype(self.dtype)
+        request, dtype = request or self.request(), np.dtype(self.dtype)
         return {method: functools.partial(execute, backend, x, w, request, method, dtype)
                 for method in METHODS}
 
@@ -120,7 +121,6 @@ def grid(quick: bool = False) -> list[Case]:
 def measure_case(case: Case, backend, *, repeats: int = 5, budget: float = 1.0,
                  seed: int = 0) -> Measured:
     """Time every method on ``case``, in turns (``auto``'s choice always in full)."""
-    from .._algorithms import execute
     from .._algorithms.choose import choose_method
 
     x, w = case.inputs(seed)
@@ -131,10 +131,9 @@ def measure_case(case: Case, backend, *, repeats: int = 5, budget: float = 1.0,
         # Probe the others on a sixteenth of the data: a hopeless method is not timed in full.
         reference = fastest_seconds(calls[chosen], repeats=1)
         (part_x, part_request), scale = _part(x, case)
+        probes = case.calls(backend, part_x, w, part_request)
         for method in (m for m in METHODS if m != chosen):
-            probe = functools.partial(execute, backend, part_x, w, part_request, method,
-                                      np.dtype(case.dtype))
-            seconds = fastest_seconds(probe, repeats=1) * scale
+            seconds = fastest_seconds(probes[method], repeats=1) * scale
             if seconds > HOPELESS * reference:
                 times[method] = seconds
     estimated = tuple(times)

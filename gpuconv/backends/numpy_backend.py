@@ -46,8 +46,8 @@ BLOCK_FFT_POINTS = 16384
 #: within 5% of each other, and groups of 256 KiB 10% slower.
 BLOCK_GROUP_BYTES = 2**20
 
-#: Work (lines x points x log2(points) x bytes a point) under which
-#: a scipy.fft call uses one thread. Waking pocketfft's helper threads costs
+#: Work (`transform_work`: lines x points x log2(points) x bytes a point)
+#: under which a scipy.fft call uses one thread. Waking pocketfft's helper threads costs
 #: a small call more than the second core gives back: on the project's
 #: machine class a batch of 16 x 4096 float32 lines took 1.3-1.8x, and
 #: 16 x 1024 float64 2.6-3.3x, as long on two threads as on one; above
@@ -98,21 +98,25 @@ def default_workspace() -> int:
     return int(min(max(available * WORKSPACE_FRACTION, WORKSPACE_FLOOR), WORKSPACE_CAP))
 
 
-def _fft_workers(x, n: int, point_bytes: int) -> int:
-    """Threads of one scipy.fft call transforming the lines of ``x`` at ``n`` points.
-
-    One inside a task of `NumpyBackend.run_tasks` (the tasks already use
-    every thread) and for a call whose work, lines x ``n`` x log2(``n``) x
-    ``point_bytes`` (bytes of a point of the signal side: a complex point's
-    transform costs about twice a real one's), is under `FFT_SPLIT_WORK`.
+def transform_work(x, n: int, point_bytes: int) -> float:
+    """Work of transforming the lines of ``x`` at ``n`` points, as
+    `FFT_SPLIT_WORK` counts it: lines x ``n`` x log2(``n``) x ``point_bytes``
+    (bytes of a point of the signal side: a complex point's transform costs
+    about twice a real one's).
 
     >>> import numpy as np
-    >>> _fft_workers(np.empty((16, 4096), np.float32), 4096, 4)  # 3.1e6
-    1
+    >>> transform_work(np.empty((16, 4096), np.float32), 4096, 4)
+    3145728.0
     """
-    if getattr(_in_task, "active", False):
-        return 1
-    if math.prod(x.shape[:-1]) * n * math.log2(max(n, 2)) * point_bytes < FFT_SPLIT_WORK:
+    return math.prod(x.shape[:-1]) * n * math.log2(max(n, 2)) * point_bytes
+
+
+def _fft_workers(x, n: int, point_bytes: int) -> int:
+    """Threads of one scipy.fft call transforming the lines of ``x`` at ``n``
+    points: one inside a task of `NumpyBackend.run_tasks` (the tasks already
+    use every thread) and for a call whose `transform_work` is under
+    `FFT_SPLIT_WORK`; else every thread."""
+    if getattr(_in_task, "active", False) or transform_work(x, n, point_bytes) < FFT_SPLIT_WORK:
         return 1
     return config.effective_threads()
 
