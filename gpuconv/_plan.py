@@ -28,7 +28,9 @@ __all__ = [
     "METHODS",
     "Request",
     "broadcast_batch",
+    "DirectJobs",
     "circular_window",
+    "direct_jobs",
     "extension",
     "fft_block",
     "frame_groups",
@@ -415,3 +417,59 @@ def _even(count: int, most: int, multiple: int) -> int:
     pieces = math.ceil(count / most)
     size = math.ceil(count / pieces)
     return min(math.ceil(size / multiple) * multiple, most, count)
+
+
+#: Outputs of a job of the CPU direct kernel (`gpuconv.backends._numba_kernels`):
+#: 2048 float64 outputs and their input window (32 KiB) sit in L1/L2.
+DIRECT_JOB_OUTPUTS = 2048
+#: Where a batch makes fewer jobs than threads, jobs are halved down to this
+#: many outputs ...
+DIRECT_MIN_JOB_OUTPUTS = 256
+#: ... while each keeps at least this many multiply-adds: handing a job to
+#: another thread costs about a microsecond. Cut in two, one short row ran
+#: 3-11% slower with jobs of 4-8 thousand multiply-adds, about even with 16
+#: thousand, and 7-40% faster with 32 thousand or more (``python -m
+#: benchmarks.direct_jobs``, 2 threads).
+DIRECT_MIN_JOB_TAPS = 16384
+
+
+@dataclass(frozen=True)
+class DirectJobs:
+    """How the CPU direct kernel cuts a batch into parallel jobs: tiles of
+    ``outputs`` outputs of one row (``tiles`` a row) for rows longer than a
+    tile, else groups of ``rows_per_job`` whole rows."""
+
+    outputs: int
+    tiles: int
+    rows_per_job: int
+    count: int
+
+
+def direct_jobs(rows: int, out_len: int, k: int, threads: int) -> DirectJobs:
+    """The jobs of the CPU direct kernel for ``rows`` rows of ``out_len``
+    outputs and a kernel of ``k`` taps on ``threads`` threads.
+
+    Tiles of `DIRECT_JOB_OUTPUTS`, halved while there are fewer jobs than
+    threads, down to `DIRECT_MIN_JOB_OUTPUTS` outputs and
+    `DIRECT_MIN_JOB_TAPS` multiply-adds a job. The cut never changes a
+    result: every output's sum is formed tap by tap in the same order
+    whichever tile holds it.
+
+    >>> direct_jobs(64, 65536, 31, 2).count  # many tiles of 2048
+    2048
+    >>> direct_jobs(1, 1024, 511, 2)  # one short row, a long kernel: both threads
+    DirectJobs(outputs=512, tiles=2, rows_per_job=1, count=2)
+    >>> direct_jobs(1, 2048, 15, 2).count, direct_jobs(100, 256, 7, 2).rows_per_job
+    (1, 8)
+    """
+    outputs = DIRECT_JOB_OUTPUTS
+    while True:
+        if out_len > outputs:
+            tiles, rows_per_job = -(-out_len // outputs), 1
+        else:
+            tiles, rows_per_job = 1, max(1, outputs // max(out_len, 1))
+        count = tiles * -(-rows // rows_per_job)
+        half = outputs // 2
+        if count >= threads or half < DIRECT_MIN_JOB_OUTPUTS or half * k < DIRECT_MIN_JOB_TAPS:
+            return DirectJobs(outputs, tiles, rows_per_job, count)
+        outputs = half

@@ -11,7 +11,7 @@ from gpuconv._algorithms import choose
 from gpuconv._algorithms.choose import (KNOWN_DEVICES, choose_method, crossover_taps,
                                         estimate, fft_passes, gpu_estimate)
 from gpuconv._plan import Request, fft_block
-from gpuconv.backends import _numba_kernels, backend_named
+from gpuconv.backends import backend_named
 from gpuconv.backends.numpy_backend import NumpyBackend
 
 
@@ -103,13 +103,15 @@ def test_lines_beyond_whole_simd_batches_cost_more(dtype):
 
 
 def test_direct_counts_idle_threads(monkeypatch):
-    """One job (a short row) leaves the second thread idle: twice the time per output."""
+    """One job (a short row, a short kernel) leaves the second thread idle:
+    twice the time per output; a long kernel cuts the row for both threads."""
     monkeypatch.setattr(gpuconv.config, "threads", 2)
     cpu = backend_named("numpy")
-    assert cpu.direct_job_outputs == _numba_kernels.TILE
     one_job = choose.cpu_work(same(1, 1000, 5), "float32", cpu)["direct"]
     many_jobs = choose.cpu_work(same(64, 1000, 5), "float32", cpu)["direct"]
     assert one_job[1] / 1000 == 2 * many_jobs[1] / 64000
+    cut_row = choose.cpu_work(same(1, 1000, 255), "float32", cpu)["direct"]
+    assert cut_row[1] / 1000 == many_jobs[1] / 64000
 
 
 def test_blocked_fft_counts_its_groups(default_costs, monkeypatch):

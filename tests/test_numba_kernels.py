@@ -3,7 +3,7 @@
 The kernel is tested on its own here, at the sizes where its structure can
 break: tile edges, kernels longer than a tile or than the signal, windows that
 start before or end after the full convolution, every compute dtype, every
-boundary rule, NaN and Inf, and one long row split over threads.
+boundary rule, NaN and Inf, and rows split over threads.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from gpuconv._plan import ndimage_window
+from gpuconv._plan import DIRECT_JOB_OUTPUTS, direct_jobs, ndimage_window
 from gpuconv.backends import _numba_kernels as kernels
 from tolerances import assert_exact, assert_within, direct_bound
 
-TILE = kernels.TILE
+TILE = DIRECT_JOB_OUTPUTS
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128, np.int64]
 
 
@@ -179,6 +179,42 @@ def test_long_row_split_over_threads_gives_identical_results():
         numba.set_num_threads(before)
     np.testing.assert_array_equal(results[0], results[1])
     check_zero(x, w, 0, x.shape[1] + 30)
+
+
+def bits(a):
+    """The bytes of ``a``: equal only when every element matches bit for bit
+    (``assert_array_equal`` counts -0.0 equal to +0.0)."""
+    return np.ascontiguousarray(a).view(np.uint8)
+
+
+# (rows, n, k, start, out_len): batches of one job on one thread and more on
+# two (`direct_jobs` halves the tiles for long kernels); 'same', 'full' and
+# a window past the end of the full convolution.
+SHARED_CASES = [(1, 1024, 511, 255, 1024), (1, 700, 300, 0, 999), (3, 500, 700, 350, 500),
+                (1, 600, 1000, 900, 800)]
+
+
+@pytest.mark.parametrize("boundary", ["zero", *MODES])
+@pytest.mark.parametrize("rows, n, k, start, out_len", SHARED_CASES)
+def test_rows_cut_for_more_threads_give_identical_results(rows, n, k, start, out_len, boundary):
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba's thread pool has one thread (NUMBA_NUM_THREADS=1)")
+    assert direct_jobs(rows, out_len, k, 1).count == 1 < direct_jobs(rows, out_len, k, 2).count
+    rng = np.random.default_rng([rows, n, k])
+    x = random((rows, n), np.float64, rng)
+    x[:, ::3] = -0.0  # products of -0.0 meet the staged zeros of other tiles
+    w = np.abs(random((1, k), np.float64, rng))
+    before = numba.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            kernels.set_threads(threads)
+            results.append(kernels.direct(x, w, start, out_len, boundary, 1.5))
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(bits(results[0]), bits(results[1]))
+    if boundary == "zero":
+        check_zero(x, w, start, out_len)
 
 
 def test_inputs_are_not_modified():

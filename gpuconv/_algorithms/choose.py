@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._config import config
-from .._plan import Request, fft_block, group_sizes
+from .._plan import Request, direct_jobs, fft_block, group_sizes
 from .fft import transform_length
 
 # --------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     """The two counts each method's two CPU cost constants multiply.
 
     ``direct``: multiply-adds and outputs, times the threads left idle when
-    there are fewer jobs of ``backend.direct_job_outputs`` outputs than
+    the Numba kernel's jobs (`gpuconv._plan.direct_jobs`) are fewer than
     threads (or an uneven share of them). ``fft`` and ``oa``: transform
     units (``nfft * log2(nfft)`` per line) and points (``nfft`` per line),
     with lines counted by `batched_lines` for the thread count and the way
@@ -234,7 +234,7 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     per_thread = (sum(count * 2 * batched_lines(size, 1, dtype_name)
                       for size, count in sizes.items()) / min(threads, sum(sizes.values())))
     outputs = rows * request.out_len
-    jobs = max(1, math.ceil(outputs / backend.direct_job_outputs))  # roughly the kernel's cut
+    jobs = max(1, direct_jobs(rows, request.out_len, k, threads).count)
     idle = math.ceil(jobs / threads) * threads / jobs
     return {
         "direct": (idle * outputs * request.taps_per_output, idle * outputs),

@@ -1,10 +1,15 @@
 """Numba JIT direct convolution for the CPU backend.
 
 One kernel body serves every dtype the backend computes in (float32/64,
-complex64/128, int64). Work is split into jobs of about `TILE` outputs (a
-tile of one long row, or a group of short rows), so a batch of short rows and
-one very long row both spread over all threads; the split never depends on
-the thread count, so every thread count gives bit-identical results.
+complex64/128, int64). Work is split into jobs (`gpuconv._plan.direct_jobs`):
+tiles of up to 2048 outputs of one long row, or groups of short rows, so a
+batch of short rows and one very long row both spread over all threads, and
+a short row with a long kernel is cut into smaller tiles where that keeps
+more threads busy. The cut depends on the thread count; the results do not,
+bit for bit: an output's sum is formed tap by tap in the same order in any
+tile, and tiles differ only in which products with a staged zero they form.
+Such a product adds exactly zero to a running sum that starts at +0 (a sum
+in round-to-nearest is never -0 then), so it changes nothing.
 
 Inside a tile the taps are consumed in groups of 8, the last group holding
 the 1 to 8 left over: for each output the running sum stays in a register
@@ -41,8 +46,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-#: Outputs per job: 2048 float64 outputs and their input window (32 KiB) sit in L1/L2.
-TILE = 2048
+from .._plan import direct_jobs
 
 #: Boundary rules, with the codes the CUDA kernel uses.
 BOUNDARY_CODES = {"zero": 0, "constant": 1, "reflect": 2, "mirror": 3, "nearest": 4, "wrap": 5}
@@ -207,7 +211,8 @@ def _skip_missing(acc, xr, wr, first):
 # ---------------------------------------------------------------------------
 
 @numba.njit(parallel=True, **_FLAGS)
-def direct_rows(x, w, start, out, boundary, fill, finite_weights, chunks):
+def direct_rows(x, w, start, out, boundary, fill, finite_weights, tile, tiles, rows_per_job,
+                chunks):
     """``out[r, t] = sum_i w[r or 0, i] * x_ext[r, start + t - i]``.
 
     Parameters
@@ -225,42 +230,40 @@ def direct_rows(x, w, start, out, boundary, fill, finite_weights, chunks):
     finite_weights : bool
         Every weight is finite, so a zero boundary may be staged as zeros
         (a product with a staged zero adds exactly ``+-0``).
+    tile, tiles, rows_per_job : int
+        The jobs (`gpuconv._plan.direct_jobs`): tiles of ``tile`` outputs,
+        ``tiles`` a row, or groups of ``rows_per_job`` whole rows.
     chunks : int
         Parallel chunks of consecutive jobs (a few per thread). Only the
         schedule depends on it, never a result.
     """
-    rows, n = x.shape
-    kernel_rows, k = w.shape
+    rows = x.shape[0]
+    k = w.shape[1]
     out_len = out.shape[1]
-    if out_len > TILE:  # jobs are tiles of one row
-        tiles, rows_per_job = (out_len + TILE - 1) // TILE, 1
-    else:  # jobs are groups of whole short rows
-        tiles, rows_per_job = 1, max(1, TILE // out_len)
-    row_groups = (rows + rows_per_job - 1) // rows_per_job
-    zero_boundary = boundary == _ZERO
-    jobs = row_groups * tiles
+    jobs = tiles * ((rows + rows_per_job - 1) // rows_per_job)
     chunks = max(1, min(chunks, jobs))
     # Consecutive jobs in chunks, so the staging window and the running sums
     # are allocated once a chunk rather than once a job (Numba's thread id is
     # not cacheable).
     for chunk in numba.prange(chunks):
-        window = np.empty(min(TILE, out_len) + k - 1, dtype=x.dtype)
-        sums = np.empty(min(TILE, out_len), dtype=x.dtype)
+        window = np.empty(min(tile, out_len) + k - 1, dtype=x.dtype)
+        sums = np.empty(min(tile, out_len), dtype=x.dtype)
         for job in range(chunk * jobs // chunks, (chunk + 1) * jobs // chunks):
-            _run_job(x, w, start, out, boundary, fill, finite_weights, zero_boundary,
-                     job, tiles, rows_per_job, window, sums)
+            _run_job(x, w, start, out, boundary, fill, finite_weights, job, tile, tiles,
+                     rows_per_job, window, sums)
 
 
 @numba.njit(**_FLAGS)
-def _run_job(x, w, start, out, boundary, fill, finite_weights, zero_boundary,
-             job, tiles, rows_per_job, window, sums):
+def _run_job(x, w, start, out, boundary, fill, finite_weights, job, tile, tiles,
+             rows_per_job, window, sums):
     """One job of `direct_rows`: a tile of one row, or a group of short rows."""
     rows, n = x.shape
     kernel_rows, k = w.shape
     out_len = out.shape[1]
+    zero_boundary = boundary == _ZERO
     r0 = (job // tiles) * rows_per_job
-    t0 = (job % tiles) * TILE
-    t1 = min(t0 + TILE, out_len)
+    t0 = (job % tiles) * tile
+    t1 = min(t0 + tile, out_len)
     count = t1 - t0
     for r in range(r0, min(r0 + rows_per_job, rows)):
         xr = x[r]
@@ -310,8 +313,11 @@ def direct(x: np.ndarray, w: np.ndarray, start: int, out_len: int,
     if out.size:
         fill = np.full(1, cval if boundary == "constant" else 0, dtype=x.dtype)
         finite = bool(np.isfinite(w).all()) if w.dtype.kind in "fc" else True
+        threads = numba.get_num_threads()
+        jobs = direct_jobs(x.shape[0], out_len, w.shape[1], threads)
         direct_rows(x, w, np.int64(start), out, np.int64(BOUNDARY_CODES[boundary]), fill,
-                    finite, np.int64(4 * numba.get_num_threads()))
+                    finite, np.int64(jobs.outputs), np.int64(jobs.tiles),
+                    np.int64(jobs.rows_per_job), np.int64(4 * threads))
     return out
 
 

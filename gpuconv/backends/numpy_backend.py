@@ -154,9 +154,6 @@ class NumpyBackend:
 
     #: The Numba kernel applies boundary rules itself (no padded copy of the batch).
     direct_boundaries = True
-    #: Outputs per parallel job of the Numba kernel (its ``TILE``, kept here
-    #: so the cost model need not load Numba): fewer jobs than threads idle some.
-    direct_job_outputs = 2048
 
     def direct(self, x, w, request):
         """Numba kernel; see `gpuconv.backends._numba_kernels.direct_rows`."""
