@@ -1,5 +1,6 @@
 """The `auto` cost models: the CPU table and the GPU roofline (no GPU needed)."""
 
+import json
 import math
 import types
 
@@ -112,6 +113,31 @@ def test_direct_counts_idle_threads(monkeypatch):
     assert one_job[1] / 1000 == 2 * many_jobs[1] / 64000
     cut_row = choose.cpu_work(same(1, 1000, 255), "float32", cpu)["direct"]
     assert cut_row[1] / 1000 == many_jobs[1] / 64000
+
+
+def test_remembered_choice_follows_threads_and_cost_file(default_costs, monkeypatch, tmp_path):
+    """`choose_method` remembers CPU choices, keyed on what the estimate reads:
+    3 x 1024 float32, K=1023 is direct on one thread and FFT on two."""
+    cpu = backend_named("numpy")
+    request = same(3, 1024, 1023)
+
+    def estimated():
+        times = choose.estimate(cpu, request, "float32")
+        return min(times, key=times.get)
+
+    choices = []
+    for threads in (1, 2, 1):
+        monkeypatch.setattr(gpuconv.config, "threads", threads)
+        choices.append(choose.choose_method(cpu, request, "float32"))
+        assert choices[-1] == estimated()
+    assert choices == ["direct", "fft", "direct"]
+    # Another cache directory is another cost file, read without being told.
+    monkeypatch.setenv(choose.CACHE_DIR_VARIABLE, str(tmp_path))
+    cheap_fft = json.loads(json.dumps(default_costs))
+    cheap_fft["fft"] = {name: 0.0 for name in choose.COST_DTYPES}
+    (tmp_path / "costs.json").write_text(json.dumps({"format": choose.COSTS_FORMAT,
+                                                     "costs": cheap_fft}))
+    assert choose.choose_method(cpu, request, "float32") == "fft" == estimated()
 
 
 def test_blocked_fft_counts_its_groups(default_costs, monkeypatch):

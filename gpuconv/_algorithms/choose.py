@@ -98,7 +98,13 @@ def _cache_dir(explicit: str | None, xdg: str | None, home: str | None) -> Path:
 
 def costs_path() -> Path:
     """The file ``gpuconv tune`` writes and `costs_in_use` reads."""
-    return cache_dir() / "costs.json"
+    return _costs_path(os.environ.get(CACHE_DIR_VARIABLE), os.environ.get("XDG_CACHE_HOME"),
+                       os.environ.get("HOME"))
+
+
+@functools.lru_cache(maxsize=8)
+def _costs_path(explicit: str | None, xdg: str | None, home: str | None) -> Path:
+    return _cache_dir(explicit, xdg, home) / "costs.json"
 
 
 def validate_costs(table) -> dict:
@@ -170,6 +176,7 @@ def _load_costs(path: Path) -> tuple[dict, str]:
 def forget_loaded_costs() -> None:
     """Make the next estimate read the cost file again (after ``gpuconv tune``)."""
     _load_costs.cache_clear()
+    _cpu_choice.cache_clear()
 
 
 #: Lines scipy.fft (pocketfft) transforms at once in SIMD registers: four in
@@ -271,10 +278,26 @@ def estimate(backend, request: Request, dtype_name: str) -> dict[str, float]:
 
 
 def choose_method(backend, request: Request, dtype_name: str) -> str:
-    """The cheapest method for ``request``; ``'direct'`` for exact dtypes."""
+    """The cheapest method for ``request``; ``'direct'`` for exact dtypes.
+
+    On the CPU the choice is remembered for what the estimate reads (the
+    request, the dtype, the thread count, the cost file and the backend's
+    blocking), so a repeated small call does not pay the cost model again:
+    `cpu_estimate` takes longer than a short direct call's arithmetic.
+    """
     if dtype_name not in COST_DTYPES:  # integers and booleans: exact arithmetic
         return "direct"
-    times = estimate(backend, request, dtype_name)
+    if getattr(backend, "figures", None) is not None:
+        times = estimate(backend, request, dtype_name)
+        return min(times, key=times.get)
+    return _cpu_choice(backend, request, dtype_name, config.effective_threads(), costs_path(),
+                       backend.block_fft_points, backend.block_group_bytes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cpu_choice(backend, request: Request, dtype_name: str, threads: int, costs_file: Path,
+                block_fft_points: int, block_group_bytes: int) -> str:
+    times = cpu_estimate(_load_costs(costs_file)[0], request, dtype_name, backend)
     return min(times, key=times.get)
 
 
