@@ -38,18 +38,18 @@ def prepare(**named) -> Prepared:
              if array_api_compat.is_array_api_obj(value)}
     # NumPy arrays are host data, like lists: they follow an array of another
     # library (a CPU kernel with a GPU signal moves to the signal's device).
-    leading = {name: value for name, value in given.items()
-               if not array_api_compat.is_numpy_array(value)} or given
-    first = next(iter(leading.values()), None)
-    if leading:
+    others = {name: value for name, value in given.items()
+              if not array_api_compat.is_numpy_array(value)}
+    first = next(iter((others or given).values()), None)
+    if others:  # NumPy arrays alone need no check: one library, all on the host
         try:
-            caller_xp = array_api_compat.array_namespace(*leading.values())
+            array_api_compat.array_namespace(*others.values())
         except TypeError:
             kinds = ", ".join(f"{name} is a {type(value).__module__}.{type(value).__name__}"
-                              for name, value in leading.items())
+                              for name, value in others.items())
             raise TypeError(f"all array arguments must come from one array library "
                             f"(NumPy arrays aside): {kinds}") from None
-        _check_same_device(leading)
+        _check_same_device(others)
 
     backend = backends.get_backend(first)
     arrays = []
@@ -65,7 +65,7 @@ def prepare(**named) -> Prepared:
     elif backend.is_native(first):
         restore = _unchanged
     else:  # another library, or moved by use_backend: give the caller its own type back
-        restore = _restorer(caller_xp, first)
+        restore = _restorer(array_api_compat.array_namespace(first), first)
     return Prepared(backend, backend.xp, tuple(arrays), restore)
 
 
@@ -122,7 +122,7 @@ def as_rows(xp, a, v, axis: int, *, names=("a", "v")) -> Rows:
     kernel length and whose other axes broadcast against ``a``'s.
     """
     axis = normalize_axis(axis, a.ndim) - a.ndim  # negative: aligns a and v
-    x = xp.moveaxis(a, axis, -1)
+    x = a if axis == -1 else xp.moveaxis(a, axis, -1)
     if v.ndim == 1:
         w = xp.reshape(v, (1, v.shape[0]))
         batch = tuple(x.shape[:-1])
@@ -131,7 +131,7 @@ def as_rows(xp, a, v, axis: int, *, names=("a", "v")) -> Rows:
             raise ValueError(f"{names[1]} has {v.ndim} dimensions, too few to hold axis "
                              f"{axis} of {names[0]}: give a 1-D kernel or one aligned with "
                              f"{names[0]} from the right")
-        w = xp.moveaxis(v, axis, -1)
+        w = v if axis == -1 else xp.moveaxis(v, axis, -1)
         batch = broadcast_batch(tuple(x.shape[:-1]), tuple(w.shape[:-1]), names)
         if math.prod(w.shape[:-1]) == 1:
             w = xp.reshape(w, (1, w.shape[-1]))
@@ -146,7 +146,7 @@ def as_rows(xp, a, v, axis: int, *, names=("a", "v")) -> Rows:
 def from_rows(xp, out, rows: Rows):
     """Give ``(rows, out_len)`` results the batch shape and axis of the input."""
     out = xp.reshape(out, rows.batch + (out.shape[-1],))
-    return xp.moveaxis(out, -1, rows.axis)
+    return out if rows.axis == -1 else xp.moveaxis(out, -1, rows.axis)
 
 
 def check_not_empty(n: int, k: int, names=("a", "v")) -> None:

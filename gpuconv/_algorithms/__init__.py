@@ -73,8 +73,8 @@ def execute(backend, x, w, request: Request, method: str, result_dtype):
     out = None
     for lo in range(0, rows, slab):
         hi = min(lo + slab, rows)
-        part = replace(request, rows=hi - lo,
-                       kernel_rows=1 if request.kernel_rows == 1 else hi - lo)
+        part = request if hi - lo == rows else replace(
+            request, rows=hi - lo, kernel_rows=1 if request.kernel_rows == 1 else hi - lo)
         if staged:  # the kernel applies the boundary while staging its tile
             x_part = x[lo:hi]
         else:
