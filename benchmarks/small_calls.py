@@ -1,0 +1,54 @@
+"""Small calls: what a call costs beyond its arithmetic.
+
+Run with ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.small_calls``.
+A user filtering many short signals one call at a time pays the front's
+checks, the ``auto`` choice and the kernel launch on every call. For a few
+small cases this prints the fastest of 7 repeats of a loop of calls, per
+call, of ``gpuconv.convolve`` ('same', ``auto`` and ``direct``) beside
+``numpy.convolve`` (a row at a time) and ``scipy.signal.convolve``.
+"""
+
+from __future__ import annotations
+
+import timeit
+
+import numpy as np
+import scipy.signal
+
+import gpuconv
+
+#: (rows, n, k, dtype)
+CASES = [(1, 64, 3, "float64"), (1, 1024, 31, "float32"), (1, 1024, 511, "float64"),
+         (1, 1024, 1023, "float32"), (4, 4096, 31, "float32")]
+
+
+def per_call(func, seconds: float = 0.2) -> float:
+    """Fastest of 7 repeats of a loop of about ``seconds``, per call, after
+    a warm-up loop of as long (the first call may load a kernel)."""
+    number, elapsed = 1, 0.0
+    while elapsed < seconds:
+        number *= 2
+        elapsed = timeit.timeit(func, number=number)
+    return min(timeit.repeat(func, number=number, repeat=7)) / number
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    print("Per call, fastest of 7 loops of about 0.2 s ('same')")
+    print("| batch | gpuconv auto | gpuconv direct | numpy.convolve | scipy.signal.convolve |")
+    print("| --- | --- | --- | --- | --- |")
+    for rows, n, k, dtype in CASES:
+        x = rng.standard_normal((rows, n)).astype(dtype)
+        w = rng.standard_normal(k).astype(dtype)
+        signal = x[0] if rows == 1 else x
+        kernel = w if rows == 1 else w[None]
+        times = [per_call(lambda: gpuconv.convolve(signal, w, "same")),
+                 per_call(lambda: gpuconv.convolve(signal, w, "same", method="direct")),
+                 per_call(lambda: [np.convolve(row, w, "same") for row in x]),
+                 per_call(lambda: scipy.signal.convolve(signal, kernel, "same"))]
+        print(f"| {rows} × {n} {dtype}, K={k} | "
+              + " | ".join(f"{t * 1e6:.1f} µs" for t in times) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
