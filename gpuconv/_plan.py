@@ -426,11 +426,12 @@ DIRECT_JOB_OUTPUTS = 2048
 #: many outputs ...
 DIRECT_MIN_JOB_OUTPUTS = 256
 #: ... while each keeps at least this many multiply-adds: handing a job to
-#: another thread costs about a microsecond. Cut in two, one short row ran
-#: 3-11% slower with jobs of 4-8 thousand multiply-adds, about even with 16
-#: thousand, and 7-40% faster with 32 thousand or more (``python -m
-#: benchmarks.direct_jobs``, 2 threads).
-DIRECT_MIN_JOB_TAPS = 16384
+#: another thread costs about a microsecond. Cut in two on 2 threads, one
+#: short row ran 0-11% slower with jobs of about 4 thousand multiply-adds,
+#: about as fast with 8 thousand (0.98-1.11), 3-13% faster with 15
+#: thousand and 10-38% faster with 32 thousand or more (``python -m
+#: benchmarks.direct_jobs``, several runs).
+DIRECT_MIN_JOB_TAPS = 8192
 
 
 @dataclass(frozen=True)
@@ -459,7 +460,7 @@ def direct_jobs(rows: int, out_len: int, k: int, threads: int) -> DirectJobs:
     2048
     >>> direct_jobs(1, 1024, 511, 2)  # one short row, a long kernel: both threads
     DirectJobs(outputs=512, tiles=2, rows_per_job=1, count=2)
-    >>> direct_jobs(1, 2048, 15, 2).count, direct_jobs(100, 256, 7, 2).rows_per_job
+    >>> direct_jobs(1, 1024, 7, 2).count, direct_jobs(100, 256, 7, 2).rows_per_job  # too little to share
     (1, 8)
     """
     outputs = DIRECT_JOB_OUTPUTS
