@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 __all__ = [
     "BOUNDARIES",
+    "DirectJobs",
     "METHODS",
     "Request",
     "broadcast_batch",
-    "DirectJobs",
     "circular_window",
     "direct_jobs",
     "extension",
@@ -428,9 +428,9 @@ DIRECT_MIN_JOB_OUTPUTS = 256
 #: ... while each keeps at least this many multiply-adds: handing a job to
 #: another thread costs about a microsecond. Cut in two on 2 threads, one
 #: short row ran 0-11% slower with jobs of about 4 thousand multiply-adds,
-#: about as fast with 8 thousand (0.98-1.11), 3-13% faster with 15
-#: thousand and 10-38% faster with 32 thousand or more (``python -m
-#: benchmarks.direct_jobs``, several runs).
+#: about as fast with 8 thousand (0.98-1.11), and faster from 15 thousand
+#: on: 3-13% there, up to 1.6x with long kernels (``python -m
+#: benchmarks.direct_jobs``, several runs; docs/performance.md).
 DIRECT_MIN_JOB_TAPS = 8192
 
 

@@ -8,8 +8,8 @@ a short row with a long kernel is cut into smaller tiles where that keeps
 more threads busy. The cut depends on the thread count; the results do not,
 bit for bit: an output's sum is formed tap by tap in the same order in any
 tile, and tiles differ only in which products with a staged zero they form.
-Such a product adds exactly zero to a running sum that starts at +0 (a sum
-in round-to-nearest is never -0 then), so it changes nothing.
+Such a product adds exactly zero to a running sum that starts at +0, which
+in round-to-nearest never becomes -0, so it changes nothing.
 
 Inside a tile the taps are consumed in groups of 8, the last group holding
 the 1 to 8 left over: for each output the running sum stays in a register
