@@ -217,6 +217,21 @@ def test_rows_cut_for_more_threads_give_identical_results(rows, n, k, start, out
         check_zero(x, w, start, out_len)
 
 
+def test_one_job_runs_without_a_parallel_region(monkeypatch):
+    """A batch that is one job never wakes the thread pool; more jobs do."""
+    calls = []
+    parallel = kernels.direct_rows
+    monkeypatch.setattr(kernels, "direct_rows", lambda *args: calls.append(args) or parallel(*args))
+    rng = np.random.default_rng(5)
+    x, w = random((2, 100), np.float64, rng), random((1, 5), np.float64, rng)
+    assert direct_jobs(2, 100, 5, numba.get_num_threads()).count == 1
+    check_zero(x, w, 2, 100)
+    assert calls == []
+    long_rows = random((2, 3 * TILE), np.float64, rng)
+    check_zero(long_rows, w, 2, 3 * TILE)
+    assert len(calls) == 1
+
+
 def test_inputs_are_not_modified():
     rng = np.random.default_rng(4)
     x, w = random((2, 500), np.float32, rng), random((1, 9), np.float32, rng)

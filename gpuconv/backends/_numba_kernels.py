@@ -254,6 +254,22 @@ def direct_rows(x, w, start, out, boundary, fill, finite_weights, tile, tiles, r
 
 
 @numba.njit(**_FLAGS)
+def direct_rows_one_job(x, w, start, out, boundary, fill, finite_weights, tile, tiles,
+                        rows_per_job):
+    """`direct_rows` for a batch that is one job, on the calling thread.
+
+    Entering a parallel region wakes the pool's threads even when only one
+    has work: 1-2 us back to back, but about 90 us after 20 ms of idleness,
+    and up to milliseconds when libgomp has put them to sleep
+    (docs/performance.md, "Switching thread pools").
+    """
+    window = np.empty(min(tile, out.shape[1]) + w.shape[1] - 1, dtype=x.dtype)
+    sums = np.empty(min(tile, out.shape[1]), dtype=x.dtype)
+    _run_job(x, w, start, out, boundary, fill, finite_weights, 0, tile, tiles, rows_per_job,
+             window, sums)
+
+
+@numba.njit(**_FLAGS)
 def _run_job(x, w, start, out, boundary, fill, finite_weights, job, tile, tiles,
              rows_per_job, window, sums):
     """One job of `direct_rows`: a tile of one row, or a group of short rows."""
@@ -315,9 +331,12 @@ def direct(x: np.ndarray, w: np.ndarray, start: int, out_len: int,
         finite = bool(np.isfinite(w).all()) if w.dtype.kind in "fc" else True
         threads = numba.get_num_threads()
         jobs = direct_jobs(x.shape[0], out_len, w.shape[1], threads)
-        direct_rows(x, w, np.int64(start), out, np.int64(BOUNDARY_CODES[boundary]), fill,
-                    finite, np.int64(jobs.outputs), np.int64(jobs.tiles),
-                    np.int64(jobs.rows_per_job), np.int64(4 * threads))
+        args = (x, w, np.int64(start), out, np.int64(BOUNDARY_CODES[boundary]), fill, finite,
+                np.int64(jobs.outputs), np.int64(jobs.tiles), np.int64(jobs.rows_per_job))
+        if jobs.count == 1:
+            direct_rows_one_job(*args)
+        else:
+            direct_rows(*args, np.int64(4 * threads))
     return out
 
 
