@@ -53,7 +53,6 @@ def main() -> None:
         print(f"| {rows} × {n} {dtype}, K={k} | "
               + " | ".join(f"{t * 1e6:.1f} µs" for t in times) + " |", flush=True)
 
-
     print()
     print("gpuconv.convolve(x, w, 'same'), 64 float64 samples, K=3: median and longest of 40 "
           "calls, each after a sleep")

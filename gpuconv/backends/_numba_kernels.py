@@ -261,7 +261,7 @@ def direct_rows_one_job(x, w, start, out, boundary, fill, finite_weights, tile, 
     Entering a parallel region wakes the pool's threads even when only one
     has work: 1-2 us back to back, but about 90 us after 20 ms of idleness,
     and up to milliseconds when libgomp has put them to sleep
-    (docs/performance.md, "Switching thread pools").
+    (docs/performance.md, "Switching thread pools" and "Small calls").
     """
     window = np.empty(min(tile, out.shape[1]) + w.shape[1] - 1, dtype=x.dtype)
     sums = np.empty(min(tile, out.shape[1]), dtype=x.dtype)
