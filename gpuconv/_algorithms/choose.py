@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._config import config
-from .._plan import Request, direct_jobs, fft_block, group_sizes
+from .._plan import DIRECT_JOB_OUTPUTS, Request, direct_jobs, fft_block, group_sizes
 from .fft import transform_length
 
 # --------------------------------------------------------------------------
@@ -200,12 +200,20 @@ def batched_lines(lines: int, threads: int, dtype_name: str) -> float:
     return whole + math.ceil((lines - whole) / threads) * FFT_LEFTOVER_COST[dtype_name]
 
 
+#: Parallel efficiency of a batch that `direct_jobs` cut into smaller tiles
+#: for the threads: one 1024-sample row with K=255-1023 ran 1.45-1.67x
+#: faster cut in two than in one job on 2 threads, not 2x, as the helper
+#: thread starts late (``python -m benchmarks.direct_jobs``).
+CUT_EFFICIENCY = 0.75
+
+
 def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[float, float] | None]:
     """The two counts each method's two CPU cost constants multiply.
 
     ``direct``: multiply-adds and outputs, times the threads left idle when
     the Numba kernel's jobs (`gpuconv._plan.direct_jobs`) are fewer than
-    threads (or an uneven share of them). ``fft`` and ``oa``: transform
+    threads (or an uneven share of them), and over `CUT_EFFICIENCY` when
+    the jobs were cut small for the threads. ``fft`` and ``oa``: transform
     units (``nfft * log2(nfft)`` per line) and points (``nfft`` per line),
     with lines counted by `batched_lines` for the thread count and the way
     ``backend`` groups the blocked method's frames (`group_sizes`);
@@ -241,8 +249,11 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     per_thread = (sum(count * 2 * batched_lines(size, 1, dtype_name)
                       for size, count in sizes.items()) / min(threads, sum(sizes.values())))
     outputs = rows * request.out_len
-    jobs = max(1, direct_jobs(rows, request.out_len, k, threads).count)
+    cut = direct_jobs(rows, request.out_len, k, threads)
+    jobs = max(1, cut.count)
     idle = math.ceil(jobs / threads) * threads / jobs
+    if cut.outputs < DIRECT_JOB_OUTPUTS:  # cut for the threads: they share it less well
+        idle /= CUT_EFFICIENCY
     return {
         "direct": (idle * outputs * request.taps_per_output, idle * outputs),
         "fft": transforms(fft_lines, nfft),
