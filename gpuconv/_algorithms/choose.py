@@ -201,9 +201,9 @@ def batched_lines(lines: int, threads: int, dtype_name: str) -> float:
 
 
 #: Parallel efficiency of a batch that `direct_jobs` cut into smaller tiles
-#: for the threads: one 1024-sample row with K=255-1023 ran 1.45-1.67x
-#: faster cut in two than in one job on 2 threads, not 2x, as the helper
-#: thread starts late (``python -m benchmarks.direct_jobs``).
+#: for the threads: one 1024-sample row with K=511-1023 ran 1.45-1.67x
+#: faster cut in two than in one job on 2 threads (K=255: 1.2-1.3x), not
+#: 2x, as the helper thread starts late (``python -m benchmarks.direct_jobs``).
 CUT_EFFICIENCY = 0.75
 
 
