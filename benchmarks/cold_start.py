@@ -22,7 +22,7 @@ import tempfile
 import time
 
 #: Numba functions of the direct kernel, outermost first.
-DIRECT_FUNCTIONS = ("direct_rows", "direct_rows_one_job", "_run_job", "_correlate_window",
+DIRECT_FUNCTIONS = ("direct_rows", "_run_jobs", "_run_job", "_correlate_window",
                     "_pass", "_last_pass", "_stage", "_skip_missing")
 
 

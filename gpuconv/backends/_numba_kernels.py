@@ -238,35 +238,31 @@ def direct_rows(x, w, start, out, boundary, fill, finite_weights, tile, tiles, r
         schedule depends on it, never a result.
     """
     rows = x.shape[0]
-    k = w.shape[1]
-    out_len = out.shape[1]
     jobs = tiles * ((rows + rows_per_job - 1) // rows_per_job)
     chunks = max(1, min(chunks, jobs))
-    # Consecutive jobs in chunks, so the staging window and the running sums
-    # are allocated once a chunk rather than once a job (Numba's thread id is
-    # not cacheable).
     for chunk in numba.prange(chunks):
-        window = np.empty(min(tile, out_len) + k - 1, dtype=x.dtype)
-        sums = np.empty(min(tile, out_len), dtype=x.dtype)
-        for job in range(chunk * jobs // chunks, (chunk + 1) * jobs // chunks):
-            _run_job(x, w, start, out, boundary, fill, finite_weights, job, tile, tiles,
-                     rows_per_job, window, sums)
+        _run_jobs(x, w, start, out, boundary, fill, finite_weights, tile, tiles, rows_per_job,
+                 chunk * jobs // chunks, (chunk + 1) * jobs // chunks)
 
 
 @numba.njit(**_FLAGS)
-def direct_rows_one_job(x, w, start, out, boundary, fill, finite_weights, tile, tiles,
-                        rows_per_job):
-    """`direct_rows` for a batch that is one job, on the calling thread.
+def _run_jobs(x, w, start, out, boundary, fill, finite_weights, tile, tiles, rows_per_job,
+             first, end):
+    """Jobs ``first`` to ``end - 1`` of `direct_rows`, one after another.
 
-    Entering a parallel region wakes the pool's threads even when only one
-    has work: 1-2 us back to back, but about 90 us after 20 ms of idleness,
-    and up to milliseconds when libgomp has put them to sleep
+    They share one staging window and one tile of running sums, allocated
+    here once rather than once a job (Numba's thread id is not cacheable).
+    `direct` calls it alone, on the calling thread, for a batch that is one
+    job: entering a parallel region wakes the pool's threads even when only
+    one has work, 1-2 us back to back but about 90 us after 20 ms of
+    idleness, and milliseconds once libgomp has put them to sleep
     (docs/performance.md, "Switching thread pools" and "Small calls").
     """
     window = np.empty(min(tile, out.shape[1]) + w.shape[1] - 1, dtype=x.dtype)
     sums = np.empty(min(tile, out.shape[1]), dtype=x.dtype)
-    _run_job(x, w, start, out, boundary, fill, finite_weights, 0, tile, tiles, rows_per_job,
-             window, sums)
+    for job in range(first, end):
+        _run_job(x, w, start, out, boundary, fill, finite_weights, job, tile, tiles,
+                 rows_per_job, window, sums)
 
 
 @numba.njit(**_FLAGS)
@@ -334,7 +330,7 @@ def direct(x: np.ndarray, w: np.ndarray, start: int, out_len: int,
         args = (x, w, np.int64(start), out, np.int64(BOUNDARY_CODES[boundary]), fill, finite,
                 np.int64(jobs.outputs), np.int64(jobs.tiles), np.int64(jobs.rows_per_job))
         if jobs.count == 1:
-            direct_rows_one_job(*args)
+            _run_jobs(*args, np.int64(0), np.int64(1))
         else:
             direct_rows(*args, np.int64(4 * threads))
     return out
