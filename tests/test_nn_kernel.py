@@ -133,6 +133,23 @@ def test_results_do_not_depend_on_the_thread_count():
     np.testing.assert_array_equal(results[0], results[1])
 
 
+def test_one_job_runs_without_a_parallel_region(monkeypatch):
+    """A call that is one job never wakes the thread pool; more jobs do."""
+    calls = []
+    parallel = _numba_conv.conv_channels_rows
+    monkeypatch.setattr(_numba_conv, "conv_channels_rows",
+                        lambda *args: calls.append(args) or parallel(*args))
+    rng = np.random.default_rng(6)
+    x, w, b = random_case(rng, "float64", n=1, c_in=3, c_out=10, k=5, groups=1, length=TILE)
+    options = dict(stride=1, dilation=1, groups=1, left=2, out_len=TILE)
+    assert _numba_conv._job_count(1, 1, TILE) == 1
+    check(x, w, b, "float64", **options)
+    assert calls == []
+    x, w, b = random_case(rng, "float64", n=2, c_in=3, c_out=10, k=5, groups=1, length=TILE)
+    check(x, w, b, "float64", **options)
+    assert len(calls) == 1
+
+
 def test_inputs_are_unchanged_and_views_work():
     rng = np.random.default_rng(5)
     x, w, b = random_case(rng, "float64", n=2, c_in=4, c_out=5, k=3, groups=1, length=260)

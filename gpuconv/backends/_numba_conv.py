@@ -167,6 +167,12 @@ def _stage(xs, xc, t0, width, stride, left, window):
         row[hi:] = 0
 
 
+@numba.njit(**_FLAGS)
+def _job_count(batch, groups, out_len):
+    """Jobs of `conv_channels_rows`: (signal, group, tile of `TILE` outputs)."""
+    return batch * groups * ((out_len + TILE - 1) // TILE)
+
+
 @numba.njit(parallel=True, **_FLAGS)
 def conv_channels_rows(x, w, bias, out, stride, dilation, left, kernel_size, chunks):
     """The kernel: ``out`` (N, C_out, L_out) filled in place.
@@ -186,7 +192,21 @@ def conv_channels_rows(x, w, bias, out, stride, dilation, left, kernel_size, chu
         Parallel chunks of consecutive jobs (a few per thread); only the
         schedule depends on it, never a result.
     """
-    batch, in_channels, length = x.shape
+    jobs = _job_count(x.shape[0], w.shape[0], out.shape[2])
+    chunks = max(1, min(chunks, jobs))
+    for chunk in numba.prange(chunks):
+        _run_jobs(x, w, bias, out, stride, dilation, left, kernel_size,
+                 chunk * jobs // chunks, (chunk + 1) * jobs // chunks)
+
+
+@numba.njit(**_FLAGS)
+def _run_jobs(x, w, bias, out, stride, dilation, left, kernel_size, first, end):
+    """Jobs ``first`` to ``end - 1`` of `conv_channels_rows`, one after another,
+    sharing one staging window and one accumulator tile. `conv_channels`
+    calls it alone, on the calling thread, for a call that is one job, as
+    `gpuconv.backends._numba_kernels` does: a parallel region wakes the
+    pool's threads, milliseconds once libgomp has put them to sleep."""
+    in_channels = x.shape[1]
     groups, blocks = w.shape[0], w.shape[1]
     rows = w.shape[2] // CHANNEL_BLOCK
     out_channels, out_len = out.shape[1], out.shape[2]
@@ -200,29 +220,26 @@ def conv_channels_rows(x, w, bias, out, stride, dilation, left, kernel_size, chu
         ci, d = r // kernel_size, (r % kernel_size) * dilation
         offsets[r] = (ci * stride + d % stride) * window + d // stride
     tiles = (out_len + TILE - 1) // TILE
-    jobs = batch * groups * tiles
-    chunks = max(1, min(chunks, jobs))
-    for chunk in numba.prange(chunks):
-        xs = np.empty(group_in * stride * window, dtype=x.dtype)
-        acc = np.empty(CHANNEL_BLOCK * TILE, dtype=x.dtype)  # row c at c * TILE
-        for job in range(chunk * jobs // chunks, (chunk + 1) * jobs // chunks):
-            n, rest = job // (groups * tiles), job % (groups * tiles)
-            group, tile = rest // tiles, rest % tiles
-            t0 = tile * TILE
-            count = min(TILE, out_len - t0)
-            for ci in range(group_in):
-                _stage(xs[ci * stride * window:(ci + 1) * stride * window],
-                       x[n, group * group_in + ci], t0, count + reach, stride, left, window)
-            for block in range(blocks):
-                for c in range(CHANNEL_BLOCK):
-                    acc[c * TILE:c * TILE + count] = bias[group, block, c]
-                _add_all_rows(acc, xs, offsets, w[group, block], count)
-                c0 = block * CHANNEL_BLOCK
-                for c in range(min(CHANNEL_BLOCK, group_out - c0)):
-                    target = out[n, group * group_out + c0 + c, t0:t0 + count]
-                    source = acc[c * TILE:]
-                    for t in range(count):
-                        target[t] = source[t]
+    xs = np.empty(group_in * stride * window, dtype=x.dtype)
+    acc = np.empty(CHANNEL_BLOCK * TILE, dtype=x.dtype)  # row c at c * TILE
+    for job in range(first, end):
+        n, rest = job // (groups * tiles), job % (groups * tiles)
+        group, tile = rest // tiles, rest % tiles
+        t0 = tile * TILE
+        count = min(TILE, out_len - t0)
+        for ci in range(group_in):
+            _stage(xs[ci * stride * window:(ci + 1) * stride * window],
+                   x[n, group * group_in + ci], t0, count + reach, stride, left, window)
+        for block in range(blocks):
+            for c in range(CHANNEL_BLOCK):
+                acc[c * TILE:c * TILE + count] = bias[group, block, c]
+            _add_all_rows(acc, xs, offsets, w[group, block], count)
+            c0 = block * CHANNEL_BLOCK
+            for c in range(min(CHANNEL_BLOCK, group_out - c0)):
+                target = out[n, group * group_out + c0 + c, t0:t0 + count]
+                source = acc[c * TILE:]
+                for t in range(count):
+                    target[t] = source[t]
 
 
 def pack_weights(weight: np.ndarray, bias, groups: int):
@@ -261,7 +278,10 @@ def conv_channels(x: np.ndarray, weight: np.ndarray, bias, *, stride: int, dilat
     packed, packed_bias = pack_weights(np.asarray(weight), bias, groups)
     out = np.empty((x.shape[0], weight.shape[0], out_len), dtype=x.dtype)
     if out.size:
-        conv_channels_rows(x, packed, packed_bias, out, np.int64(stride), np.int64(dilation),
-                           np.int64(left), np.int64(weight.shape[2]),
-                           np.int64(4 * numba.get_num_threads()))
+        args = (x, packed, packed_bias, out, np.int64(stride), np.int64(dilation),
+                np.int64(left), np.int64(weight.shape[2]))
+        if _job_count(x.shape[0], groups, out_len) == 1:
+            _run_jobs(*args, np.int64(0), np.int64(1))
+        else:
+            conv_channels_rows(*args, np.int64(4 * numba.get_num_threads()))
     return out
