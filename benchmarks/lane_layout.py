@@ -4,9 +4,10 @@ Run: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.lane_la
 
 The direct kernel (`gpuconv.backends._numba_kernels`) vectorises across
 consecutive outputs, so every tap reads its SIMD vector of samples at a new
-one-element offset: 7 of 8 such 64-byte loads straddle two cache lines. In
-L1 its inner loop runs at about 1.6 cycles per 512-bit FMA, and W5 (one
-2^24 float64 row, K=31) takes as long in cache as from memory.
+one-element offset: all but one in 8 (float64) or 16 (float32) of these
+64-byte loads straddle two cache lines. W5
+(one 2^24 float64 row, K=31) takes about as long in cache as from memory:
+its time is the arithmetic's, not the memory's.
 
 The layout timed here removes the straddling loads. A tile of ``L * S``
 outputs is cut into ``L = 16`` segments of ``S`` consecutive outputs, one per
@@ -15,7 +16,7 @@ every segment (``z[m, l] = xs[l * S + m]``), each tap then reads whole
 aligned rows, and the sums are transposed back into the output. The
 transposes are 8 x 8 (float64) or 16 x 16 (float32) blocks of vector loads,
 shuffles and stores, emitted through a Numba intrinsic because LLVM turns
-the plain loops into element-by-element copies (1.7-3 cycles an element).
+the plain loops into element-by-element copies.
 Each output's sum is formed tap by tap in the same order as in the kernel,
 so the results are bit-for-bit the same (asserted).
 
