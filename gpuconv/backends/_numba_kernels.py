@@ -177,12 +177,16 @@ def _stage(window, xr, first, boundary, fill):
     length = window.size
     inside_lo = min(max(-first, 0), length)
     inside_hi = max(min(n - first, length), inside_lo)
-    for j in range(inside_lo):
-        window[j] = _sample(xr, first + j, boundary, fill)
     row_part = xr[first + inside_lo:first + inside_hi]
     window_part = window[inside_lo:inside_hi]
     for j in range(inside_hi - inside_lo):  # a plain loop: Numba's slice copy checks overlap
         window_part[j] = row_part[j]
+    if boundary == _ZERO or boundary == _CONSTANT:  # one value: a fill, not a rule per sample
+        window[:inside_lo] = fill
+        window[inside_hi:] = fill
+        return
+    for j in range(inside_lo):
+        window[j] = _sample(xr, first + j, boundary, fill)
     for j in range(inside_hi, length):
         window[j] = _sample(xr, first + j, boundary, fill)
 
