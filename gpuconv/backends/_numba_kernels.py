@@ -184,37 +184,11 @@ def _stage(window, xr, first, boundary, fill):
     if boundary == _ZERO or boundary == _CONSTANT:  # one value: a fill, not a rule per sample
         window[:inside_lo] = fill
         window[inside_hi:] = fill
-    else:
-        _extend(window[:inside_lo], xr, first, boundary, fill)
-        _extend(window[inside_hi:], xr, first + inside_hi, boundary, fill)
-
-
-@numba.njit(**_FLAGS)
-def _extend(part, xr, first, boundary, fill):
-    """``part[j] = x_ext[first + j]`` for samples all before the row or all
-    after it, under a boundary that repeats the row's own samples: nearest
-    is a fill, the first reflection or period one formula for the whole
-    range with no test per sample; samples further out take `_sample`'s
-    rule one by one."""
-    n, count = xr.size, part.size
-    if count == 0:
         return
-    before = first < 0
-    last = first + count - 1
-    if boundary == _NEAREST or (boundary == _MIRROR and n == 1):
-        part[:] = xr[0] if before else xr[n - 1]
-    elif boundary == _REFLECT and first >= -n and last < 2 * n:  # d c b a | a b c d | d c b a
-        for j in range(count):
-            part[j] = xr[-1 - (first + j)] if before else xr[2 * n - 1 - (first + j)]
-    elif boundary == _MIRROR and first >= -(n - 1) and last < 2 * n - 2:  # d c b | a b c d | c b a
-        for j in range(count):
-            part[j] = xr[-(first + j)] if before else xr[2 * n - 2 - (first + j)]
-    elif boundary == _WRAP and first >= -n and last < 2 * n:
-        for j in range(count):
-            part[j] = xr[first + j + n] if before else xr[first + j - n]
-    else:
-        for j in range(count):
-            part[j] = _sample(xr, first + j, boundary, fill)
+    for j in range(inside_lo):
+        window[j] = _sample(xr, first + j, boundary, fill)
+    for j in range(inside_hi, length):
+        window[j] = _sample(xr, first + j, boundary, fill)
 
 
 @numba.njit(**_FLAGS)
