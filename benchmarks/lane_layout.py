@@ -30,15 +30,13 @@ repeated).
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from gpuconv._bench.timing import median_seconds
 from gpuconv.backends import _numba_kernels
 
 LANES = 16
@@ -164,13 +162,8 @@ CASES = [("W5", 1, 1 << 24, 31, np.float64, 1, 256),
 
 
 def median_ms(call) -> float:
-    call()
-    times = []
-    for _ in range(REPEATS):
-        began = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times) * 1e3
+    """Median of `REPEATS` runs after one warm-up run, in ms."""
+    return median_seconds(call, REPEATS) * 1e3
 
 
 def main() -> None:

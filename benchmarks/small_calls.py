@@ -29,19 +29,18 @@ CASES = [(1, 64, 3, "float64"), (1, 1024, 31, "float32"), (1, 1024, 511, "float6
          (1, 1024, 1023, "float32"), (4, 4096, 31, "float32")]
 
 
-def per_call(func, seconds: float = 0.2) -> float:
-    """Fastest of 7 repeats of a loop of about ``seconds``, per call, after
-    a warm-up loop of as long (the first call may load a kernel)."""
-    number, elapsed = 1, 0.0
-    while elapsed < seconds:
-        number *= 2
-        elapsed = timeit.timeit(func, number=number)
-    return min(timeit.repeat(func, number=number, repeat=7)) / number
+def per_call(func) -> float:
+    """Fastest of 7 repeats of a loop of at least 0.2 s, per call, after
+    `timeit.Timer.autorange` has sized the loop (its calibration loops are
+    the warm-up: the first call may load a kernel)."""
+    timer = timeit.Timer(func)
+    number, _ = timer.autorange()
+    return min(timer.repeat(repeat=7, number=number)) / number
 
 
 def main() -> None:
     rng = np.random.default_rng(0)
-    print("Per call, fastest of 7 loops of about 0.2 s ('same')")
+    print("Per call, fastest of 7 loops of at least 0.2 s ('same')")
     print("| batch | gpuconv auto | gpuconv direct | numpy.convolve | scipy.signal.convolve |")
     print("| --- | --- | --- | --- | --- |")
     for rows, n, k, dtype in CASES:
