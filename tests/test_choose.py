@@ -119,13 +119,12 @@ def test_direct_counts_idle_threads(monkeypatch):
 
 def test_remembered_choice_follows_threads_and_cost_file(default_costs, monkeypatch, tmp_path):
     """`choose_method` remembers CPU choices, keyed on what the estimate reads:
-    3 x 1024 float32, K=1023 is direct on one thread and FFT on two."""
+    3 x 2048 float32, K=1023 is direct on one thread and FFT on two."""
     cpu = backend_named("numpy")
-    request = same(3, 1024, 1023)
+    request = same(3, 2048, 1023)
 
     def estimated():
-        times = choose.estimate(cpu, request, "float32")
-        return min(times, key=times.get)
+        return choose.cpu_choice(choose.estimate(cpu, request, "float32"))
 
     choices = []
     for threads in (1, 2, 1):
@@ -140,6 +139,17 @@ def test_remembered_choice_follows_threads_and_cost_file(default_costs, monkeypa
     (tmp_path / "costs.json").write_text(json.dumps({"format": choose.COSTS_FORMAT,
                                                      "costs": cheap_fft}))
     assert choose.choose_method(cpu, request, "float32") == "fft" == estimated()
+
+
+def test_direct_is_kept_unless_an_fft_method_beats_it_by_the_margin(monkeypatch):
+    """Estimates within `DIRECT_MARGIN` of each other keep the direct sum."""
+    cpu = backend_named("numpy")
+    for fft_seconds, expected in ((1 / 1.05, "direct"), (1 / 1.2, "fft")):
+        times = {"direct": 1.0, "fft": fft_seconds, "oa": 2.0}
+        monkeypatch.setattr(choose, "cpu_estimate", lambda *args, times=times: times)
+        choose.forget_loaded_costs()  # the remembered choices
+        assert choose.choose_method(cpu, same(3, 5000, 63), "float64") == expected
+    choose.forget_loaded_costs()
 
 
 def test_blocked_fft_counts_its_groups(default_costs, monkeypatch):

@@ -288,13 +288,43 @@ def estimate(backend, request: Request, dtype_name: str) -> dict[str, float]:
     return cpu_estimate(costs_in_use()[0], request, dtype_name, backend)
 
 
+#: On the CPU an FFT method is chosen over the direct sum only when its
+#: estimate is lower by more than this factor. The direct kernel allocates
+#: nothing but its output, and the model fits it closest (calibration
+#: misfits 0.00-0.14, against 0.03-0.49 for the transforms); an FFT
+#: method's temporaries are page-faulted in again on every call or not,
+#: depending on what the process freed before: 1.7-2.7x the time of the
+#: same call (``python -m benchmarks.heap_trim``). Larger margins gave
+#: one-row cases that the FFT wins to the direct sum (``python -m
+#: benchmarks.direct_margin``; docs/performance.md, "A margin for the
+#: direct sum").
+DIRECT_MARGIN = 1.1
+
+
+def cpu_choice(times: dict[str, float], margin: float = DIRECT_MARGIN) -> str:
+    """The method ``auto`` takes on the CPU for estimated ``times``: the
+    cheapest, unless the direct sum is within ``margin`` of it.
+
+    >>> cpu_choice({"direct": 1.05, "fft": 1.0, "oa": 1.2})
+    'direct'
+    >>> cpu_choice({"direct": 1.2, "fft": 1.1, "oa": 1.0})
+    'oa'
+    """
+    cheapest = min(times, key=times.get)
+    if times["direct"] <= margin * times[cheapest]:
+        return "direct"
+    return cheapest
+
+
 def choose_method(backend, request: Request, dtype_name: str) -> str:
     """The cheapest method for ``request``; ``'direct'`` for exact dtypes.
 
-    On the CPU the choice is remembered for what the estimate reads (the
-    request, the dtype, the thread count, the cost file and the backend's
-    blocking), so a repeated small call does not pay the cost model again:
-    `cpu_estimate` takes longer than a short direct call's arithmetic.
+    On the CPU the choice is `cpu_choice`'s, which keeps the direct sum
+    where an FFT method is estimated only a little faster, and it is
+    remembered for what the estimate reads (the request, the dtype, the
+    thread count, the cost file and the backend's blocking), so a repeated
+    small call does not pay the cost model again: `cpu_estimate` takes
+    longer than a short direct call's arithmetic.
     """
     if dtype_name not in COST_DTYPES:  # integers and booleans: exact arithmetic
         return "direct"
@@ -308,8 +338,7 @@ def choose_method(backend, request: Request, dtype_name: str) -> str:
 @functools.lru_cache(maxsize=1024)
 def _cpu_choice(backend, request: Request, dtype_name: str, threads: int, costs_file: Path,
                 block_fft_points: int, block_group_bytes: int) -> str:
-    times = cpu_estimate(_load_costs(costs_file)[0], request, dtype_name, backend)
-    return min(times, key=times.get)
+    return cpu_choice(cpu_estimate(_load_costs(costs_file)[0], request, dtype_name, backend))
 
 
 # --------------------------------------------------------------------------
