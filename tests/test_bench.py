@@ -18,7 +18,7 @@ import scipy.signal
 import gpuconv
 from gpuconv._bench import regret, suite
 from gpuconv._bench.roofline import Machine
-from gpuconv._bench.timing import fastest_in_turns
+from gpuconv._bench.timing import fastest_in_turns, median_in_turns
 from gpuconv._bench.workloads import ConvWorkload, has_module, has_nn, relative_error, workload
 from gpuconv.cli import main
 from tolerances import direct_bound, fft_bound
@@ -229,6 +229,21 @@ def test_fastest_in_turns_warms_each_up_then_times_them_in_rounds():
     assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 2
     with pytest.raises(ValueError, match="repeats must be at least 1"):
         fastest_in_turns({"a": lambda: None}, repeats=0)
+
+
+def test_median_in_turns_times_the_second_run_of_each_turn():
+    calls = []
+    log = {name: lambda name=name: calls.append(name) for name in "ab"}
+    times = median_in_turns(log, repeats=3)
+    assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 3
+    assert set(times) == {"a", "b"}
+    # The first run of each turn sleeps 50 ms; the median is of the second runs.
+    runs = iter(range(100))
+    slow_first = median_in_turns({"a": lambda: next(runs) % 2 and time.sleep(0.05)},
+                                 repeats=3)
+    assert slow_first["a"] < 0.05
+    with pytest.raises(ValueError, match="repeats must be at least 1"):
+        median_in_turns({"a": lambda: None}, repeats=0)
 
 
 def test_shrink_takes_a_sixteenth():

@@ -1,7 +1,9 @@
 """Run the workloads against their peers; write Markdown tables and a bar chart.
 
 Every call is timed in this one process: a median of ``repeats`` runs after
-a warm-up of ``warmup`` seconds (at least one run). A peer whose call would
+a warm-up of ``warmup`` seconds (at least one run), gpuconv and its peers
+in turns (`median_in_turns`), so that a slow spell of the machine falls on
+all of them alike and their ratios hold. A peer whose call would
 take longer than ``cap`` seconds (timed on a sixteenth of the batch, then
 scaled) is skipped and says so, so a 26-second PyTorch call does not hold
 up the run. The error column is the
@@ -11,6 +13,7 @@ against the workload's higher-precision reference.
 
 from __future__ import annotations
 
+import functools
 import platform
 import sys
 import textwrap
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .roofline import Machine
-from .timing import cuda_median_seconds, median_seconds
+from .timing import cuda_median_seconds, median_in_turns, median_seconds
 from .workloads import relative_error
 
 #: Fraction of the batch a peer is first timed on to estimate its full time.
@@ -110,6 +113,7 @@ def run_workload(workload, machine: Machine, *, repeats: int, cap: float,
         fma_floor=flops / machine.flop_rate[workload.dtype] if machine.flop_rate else None)
     outcome.direct_floor = direct_floor(workload, outcome.method, machine)
 
+    timed = {}  # label: the call on the whole batch, for the calls that run
     for index, (label, call) in enumerate(workload.calls(inputs, machine.device,
                                                          machine.threads).items()):
         if log:
@@ -123,15 +127,20 @@ def run_workload(workload, machine: Machine, *, repeats: int, cap: float,
                         label, skipped=f"skipped (>{cap:g} s: about {estimate:.3g} s a call)"))
                     continue
             result = to_numpy(call(x))
-            seconds = timer(lambda: call(x), repeats=repeats, warmup=warmup)
         except Exception as error:  # a peer's own failure is reported, not fatal
             if index == 0:
                 raise
             outcome.timings.append(Timing(label, skipped=f"failed: {type(error).__name__}: "
                                                          f"{str(error).splitlines()[0][:80]}"))
             continue
-        outcome.timings.append(Timing(label, seconds, relative_error(result, reference),
-                                      str(result.dtype)))
+        outcome.timings.append(Timing(label, error=relative_error(result, reference),
+                                      dtype=str(result.dtype)))
+        timed[label] = functools.partial(call, x)
+    if log:
+        log(f"  {workload.name}: timing {len(timed)} calls in turns")
+    seconds = median_in_turns(timed, repeats, warmup=warmup, cuda=cuda)
+    for timing in outcome.timings:
+        timing.seconds = seconds.get(timing.call)
     return outcome
 
 
@@ -213,7 +222,8 @@ def header_markdown(machine: Machine, command: str, repeats: int, warning: str |
     lines = [f"Command: `{command}`", "",
              f"Machine: {machine.describe()}; {', '.join(versions)}.", "",
              f"Medians of {repeats} runs after a warm-up of at least one run and "
-             f"{warmup:g} s, in one process. {floor} "
+             f"{warmup:g} s, in one process; gpuconv and its peers take turns (each turn two "
+             f"runs, the second timed). {floor} "
              "`time / gpuconv's` above 1 means gpuconv is faster. `rel. error`: the largest "
              "relative error of one row, max over rows of ‖y − ref‖₂ / ‖ref‖₂, against a "
              "reference computed in float64 (long double for float64 workloads)."]

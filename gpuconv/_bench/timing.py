@@ -53,17 +53,7 @@ def cuda_median_seconds(func, repeats: int = 7, *, budget: float | None = None,
     last, launch latency included, host synchronisation excluded. The
     warm-up as in `median_seconds`.
     """
-    import cupy
-
-    def timed() -> float:
-        start, stop = cupy.cuda.Event(), cupy.cuda.Event()
-        start.record()
-        func()
-        stop.record()
-        stop.synchronize()
-        return cupy.cuda.get_elapsed_time(start, stop) / 1e3  # milliseconds
-
-    return _warmed_median(timed, repeats, budget, warmup)
+    return _warmed_median(_cuda_timer(func), repeats, budget, warmup)
 
 
 def fastest_seconds(func, repeats: int = 7, *, warmups: int = 2,
@@ -123,12 +113,58 @@ def fastest_in_turns(funcs: dict, repeats: int = 7, *, warmups: int = 2,
     return best
 
 
+def median_in_turns(funcs: dict, repeats: int = 7, *, warmup: float = 0.0,
+                    cuda: bool = False) -> dict:
+    """Median time of each of ``funcs`` (name to callable), timed side by side in turns.
+
+    Each is warmed up on its own as `median_seconds` does; then each of
+    ``repeats`` rounds gives every one a turn of two runs, and the second
+    is timed: the first may share the CPU with the previous function's
+    threads, still spinning, which a user repeating one call does not meet.
+    A slow spell of a shared machine then falls on all of them alike, so
+    their ratios hold better than those of medians taken one function
+    after the other. ``cuda``: device time, as `cuda_median_seconds`.
+
+    >>> times = median_in_turns({"short": lambda: sum(range(10)),
+    ...                          "long": lambda: sum(range(10_000))}, repeats=3)
+    >>> times["short"] < times["long"]
+    True
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    timers = {name: (_cuda_timer if cuda else _timer)(func) for name, func in funcs.items()}
+    for timed in timers.values():
+        _warmed_up(timed, 1, warmup)
+    runs = {name: [] for name in timers}
+    for _ in range(repeats):
+        for name, timed in timers.items():
+            timed()  # the first run after another function's
+            runs[name].append(timed())
+    return {name: statistics.median(times) for name, times in runs.items()}
+
+
 def _timer(func):
     """A function that calls ``func()`` and returns the seconds it took."""
     def timed() -> float:
         started = time.perf_counter()
         func()
         return time.perf_counter() - started
+
+    return timed
+
+
+def _cuda_timer(func):
+    """A function that calls ``func()`` and returns its seconds on the GPU:
+    CUDA events around it on CuPy's current stream."""
+    import cupy
+
+    def timed() -> float:
+        start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+        start.record()
+        func()
+        stop.record()
+        stop.synchronize()
+        return cupy.cuda.get_elapsed_time(start, stop) / 1e3  # milliseconds
 
     return timed
 
