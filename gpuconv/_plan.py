@@ -308,6 +308,12 @@ def fft_block(outputs: int, k: int, next_fast_len, largest: int | None = None) -
     return best[1], best[2]
 
 
+#: Lines scipy.fft (pocketfft) transforms at once in SIMD registers: four in
+#: single precision and two in double on the SSE2 baseline of SciPy's
+#: wheels; lines beyond whole batches go one at a time, at about four times
+#: the cost of a line in a batch (docs/performance.md, "Transform lines").
+FFT_SIMD_LINES = {"float32": 4, "complex64": 4, "float64": 2, "complex128": 2}
+
 #: Frames of a group come in multiples of this where there are enough: SIMD
 #: FFTs transform several lines together (pocketfft: 4 single- or 2
 #: double-precision lines), and lines left over take the slow road one by one.
@@ -370,17 +376,21 @@ def group_shape(rows: int, blocks: int, frame_bytes: int, group_bytes: int | Non
 
 
 def group_sizes(rows: int, blocks: int, frame_bytes: int, group_bytes: int | None,
-                threads: int = 1) -> dict[int, int]:
+                threads: int = 1, batch: int = 1) -> dict[int, int]:
     """``{frames in a group: groups of that many}`` of `frame_groups`, counted
     without listing the groups (the cost model asks on every ``auto`` call).
+    A group of one row's frames counts as a whole number of ``batch`` frames,
+    as the blocked FFT transforms it.
 
-    >>> group_sizes(2, 9, 100, 500)
-    {4: 4, 1: 2}
+    >>> group_sizes(2, 9, 100, 500), group_sizes(2, 9, 100, 500, batch=4)
+    ({4: 4, 1: 2}, {4: 6})
     """
     rows_per_group, blocks_per_group = group_shape(rows, blocks, frame_bytes, group_bytes, threads)
     sizes = {}
     for row_count, row_times in _runs(rows, rows_per_group):
         for block_count, block_times in _runs(blocks, blocks_per_group):
+            if row_count == 1:
+                block_count = -(-block_count // batch) * batch
             size = row_count * block_count
             sizes[size] = sizes.get(size, 0) + row_times * block_times
     return sizes

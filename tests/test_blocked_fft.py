@@ -57,6 +57,25 @@ def test_shapes_of_groups_against_scipy(small_groups, rows, n, k):
                     a, np.broadcast_to(v, (rows, k)), method="oa")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_rows_frames_go_in_whole_simd_batches(small_groups, monkeypatch, dtype):
+    """A run of one row's blocks is transformed in whole SIMD batches of
+    frames, the last past the row's end, and only the row's own are stored:
+    18 blocks in groups of 4 leave 2, transformed as 4 in single precision."""
+    shapes = []
+    forward = NumpyBackend.rfft
+    monkeypatch.setattr(NumpyBackend, "rfft",
+                        lambda self, x, n: shapes.append(x.shape[:-1]) or forward(self, x, n))
+    rng = np.random.default_rng(3)
+    a, v = rng.standard_normal((1, 900)).astype(dtype), rng.standard_normal((1, 13)).astype(dtype)
+    assert_conv(gpuconv.convolve(a, v, "same", method="oa"),
+                lambda x, w: np.convolve(x, w, "same"), a, v, method="oa")
+    groups = [frames for rows, frames in (s for s in shapes if len(s) == 2)]  # not the kernel's
+    assert len(groups) == 5
+    assert all(frames % _plan.FFT_SIMD_LINES[dtype] == 0 for frames in groups)
+    assert sum(groups) == {"float32": 20, "float64": 18}[dtype]
+
+
 def test_inputs_are_left_alone(small_groups):
     a = np.random.default_rng(0).standard_normal((3, 700))
     v = np.arange(1.0, 12.0)

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._config import config
-from .._plan import DIRECT_JOB_OUTPUTS, Request, direct_jobs, fft_block, group_sizes
+from .._plan import (DIRECT_JOB_OUTPUTS, FFT_SIMD_LINES, Request, direct_jobs, fft_block,
+                     group_sizes)
 from .fft import transform_length
 
 # --------------------------------------------------------------------------
@@ -179,13 +180,10 @@ def forget_loaded_costs() -> None:
     _cpu_choice.cache_clear()
 
 
-#: Lines scipy.fft (pocketfft) transforms at once in SIMD registers: four in
-#: single precision and two in double on the SSE2 baseline of SciPy's
-#: wheels. Lines a call has beyond whole batches of this many per thread go
-#: one at a time, the threads sharing them, each costing about
-#: `FFT_LEFTOVER_COST` lines of a batch (``python -m benchmarks.fft_lines``;
-#: docs/performance.md, "Transform lines").
-FFT_SIMD_LINES = {"float32": 4, "complex64": 4, "float64": 2, "complex128": 2}
+#: Lines a call has beyond whole batches of `FFT_SIMD_LINES` per thread go
+#: one at a time, the threads sharing them, each costing about this many
+#: lines of a batch (``python -m benchmarks.fft_lines``; docs/performance.md,
+#: "Transform lines").
 FFT_LEFTOVER_COST = {"float32": 4.0, "complex64": 4.0, "float64": 3.0, "complex128": 2.0}
 
 
@@ -245,7 +243,8 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
                               backend.block_fft_points)
     blocks = math.ceil(request.out_len / step)
     sizes = group_sizes(rows, blocks, oa_nfft * ITEMSIZE[dtype_name],
-                        backend.block_group_bytes, backend.task_threads())
+                        backend.block_group_bytes, backend.task_threads(),
+                        backend.fft_batch_lines(dtype_name))
     per_thread = (sum(count * 2 * batched_lines(size, 1, dtype_name)
                       for size, count in sizes.items()) / min(threads, sum(sizes.values())))
     outputs = rows * request.out_len

@@ -73,6 +73,11 @@ class CupyBackend:
     block_fft_points = None
     block_group_bytes = None
 
+    @staticmethod
+    def fft_batch_lines(dtype) -> int:
+        """One: cuFFT takes any number of lines alike."""
+        return 1
+
     def task_threads(self) -> int:
         """One: tasks run in order (`run_tasks`)."""
         return 1

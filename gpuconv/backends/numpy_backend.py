@@ -16,6 +16,7 @@ import numpy as np
 import scipy.fft
 
 from .._config import config
+from .._plan import FFT_SIMD_LINES
 
 #: Share of the host memory available to new allocations that one call's
 #: temporaries may take by default. The output is not workspace and the
@@ -196,6 +197,11 @@ class NumpyBackend:
 
     block_fft_points = BLOCK_FFT_POINTS
     block_group_bytes = BLOCK_GROUP_BYTES
+
+    @staticmethod
+    def fft_batch_lines(dtype) -> int:
+        """Lines scipy.fft transforms at once in SIMD registers for ``dtype``."""
+        return FFT_SIMD_LINES.get(np.dtype(dtype).name, 1)
 
     def task_threads(self) -> int:
         """Threads `run_tasks` spreads tasks over."""
