@@ -15,7 +15,10 @@ spreads them over the CPU's threads. On the CPU a group stays in one core's
 cache and every temporary is small and reused, where one batch of all
 frames would allocate (and page-fault) a few times the output on every call
 (docs/performance.md, "The blocked FFT on W3"). On a GPU a group is the
-whole slab: one batched transform each way.
+whole slab: one batched transform each way. A group of one row's frames
+is transformed in whole SIMD batches of the backend's FFT (frames past the
+row's end are zeros and are not stored): pocketfft does a line left over
+at about four times the cost of a line in a batch.
 """
 
 from __future__ import annotations

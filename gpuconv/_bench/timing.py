@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 
@@ -106,11 +105,8 @@ def fastest_in_turns(funcs: dict, repeats: int = 7, *, warmups: int = 2,
                                         for timed in timers.values())
     if budget is not None and round_seconds > 0:
         repeats = max(1, min(repeats, int(budget * len(funcs) / round_seconds)))
-    best = dict.fromkeys(timers, math.inf)
-    for _ in range(repeats):
-        for name, timed in timers.items():
-            best[name] = min(best[name], *(timed() for _ in range(runs_per_turn)))
-    return best
+    return {name: min(min(turn) for turn in turns)
+            for name, turns in _turns(timers, repeats, runs_per_turn).items()}
 
 
 def median_in_turns(funcs: dict, repeats: int = 7, *, warmup: float = 0.0,
@@ -135,12 +131,18 @@ def median_in_turns(funcs: dict, repeats: int = 7, *, warmup: float = 0.0,
     timers = {name: (_cuda_timer if cuda else _timer)(func) for name, func in funcs.items()}
     for timed in timers.values():
         _warmed_up(timed, 1, warmup)
-    runs = {name: [] for name in timers}
+    return {name: statistics.median(turn[1] for turn in turns)
+            for name, turns in _turns(timers, repeats, 2).items()}
+
+
+def _turns(timers: dict, repeats: int, runs_per_turn: int) -> dict:
+    """``{name: [seconds of each run of a turn] for each round}``: ``repeats``
+    rounds, each giving every one of ``timers`` a turn of ``runs_per_turn`` runs."""
+    turns = {name: [] for name in timers}
     for _ in range(repeats):
         for name, timed in timers.items():
-            timed()  # the first run after another function's
-            runs[name].append(timed())
-    return {name: statistics.median(times) for name, times in runs.items()}
+            turns[name].append([timed() for _ in range(runs_per_turn)])
+    return turns
 
 
 def _timer(func):
