@@ -7,7 +7,8 @@ the lines left over one at a time, each at about four times the cost of a
 line in a batch. So the blocked FFT pads a group of one row's frames to a
 whole number of batches with frames past the row's end
 (``NumpyBackend.fft_batch_lines``). W3's rows are 22 blocks each, in groups
-of 12 and 10 frames: the 10 took longer than the 12 without it. Without is
+of 12 and 10 frames; without padding the 10 are two batches and two lines
+left over, about the work of 16 frames in batches. Without is
 the backend answering 1 for the batch, as before the padding. The two run
 in turns in one process (`median_in_turns`, 15 turns, three times a case),
 on W3 and on cases of the auto-regret grid that `auto` gives the blocked

@@ -9,16 +9,16 @@ one process, on 1024 such rows (zero boundary, as ``convolve``'s 'same';
 and 'reflect', as ``ndimage``'s default), beside the same multiply-adds
 read in place (rows of ``256 + k - 1`` samples, every output inside) and on
 one row of ``1024 * 256`` outputs. Medians of 21 runs into an output
-touched beforehand, the calls in turns, in µs.
+touched beforehand, the calls in turns (`median_in_turns`: two runs a turn,
+the second timed; the first figures in docs/performance.md were timed one
+run a turn), in µs.
 """
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 
+from gpuconv._bench.timing import median_in_turns
 from gpuconv.backends import _numba_kernels
 
 ROWS, OUTPUTS = 1024, 256
@@ -42,15 +42,8 @@ def main() -> None:
                  lambda: _numba_kernels.direct(short, w, k // 2, OUTPUTS, "reflect", out=out),
                  lambda: _numba_kernels.direct(inside, w, k - 1, OUTPUTS, out=out),
                  lambda: _numba_kernels.direct(long_row, w, k - 1, ROWS * OUTPUTS, out=long_out)]
-        times = [[] for _ in calls]
-        for call in calls:
-            call()
-        for _ in range(REPEATS):
-            for call, record in zip(calls, times):
-                began = time.perf_counter()
-                call()
-                record.append(time.perf_counter() - began)
-        medians = [statistics.median(record) * 1e6 for record in times]
+        times = median_in_turns(dict(enumerate(calls)), repeats=REPEATS)
+        medians = [times[index] * 1e6 for index in range(len(calls))]
         print(f"| {dtype}, K={k} | " + " | ".join(f"{m:.0f}" for m in medians)
               + f" | {medians[0] / medians[2]:.2f} |", flush=True)
 

@@ -41,6 +41,7 @@ __all__ = [
     "normalize_axis",
     "numpy_window",
     "scipy_window",
+    "transformed_frames",
 ]
 
 #: Methods every front accepts; ``"oa"`` is the blocked FFT (`fft_block`).
@@ -314,10 +315,9 @@ def fft_block(outputs: int, k: int, next_fast_len, largest: int | None = None) -
 #: the cost of a line in a batch (docs/performance.md, "Transform lines").
 FFT_SIMD_LINES = {"float32": 4, "complex64": 4, "float64": 2, "complex128": 2}
 
-#: Frames of a group come in multiples of this where there are enough: SIMD
-#: FFTs transform several lines together (pocketfft: 4 single- or 2
-#: double-precision lines), and lines left over take the slow road one by one.
-GROUP_MULTIPLE = 4
+#: Frames of a group come in multiples of this where there are enough: a
+#: whole SIMD batch of `FFT_SIMD_LINES` in every precision.
+GROUP_MULTIPLE = max(FFT_SIMD_LINES.values())
 #: Frames are split between threads only in pieces of at least this many
 #: bytes: handing a task to a helper thread costs 22-35 us a call (waking it,
 #: sharing the GIL), about a sixth of transforming 256 KiB of float32 frames
@@ -389,11 +389,22 @@ def group_sizes(rows: int, blocks: int, frame_bytes: int, group_bytes: int | Non
     sizes = {}
     for row_count, row_times in _runs(rows, rows_per_group):
         for block_count, block_times in _runs(blocks, blocks_per_group):
-            if row_count == 1:
-                block_count = -(-block_count // batch) * batch
-            size = row_count * block_count
+            size = row_count * transformed_frames(row_count, block_count, batch)
             sizes[size] = sizes.get(size, 0) + row_times * block_times
     return sizes
+
+
+def transformed_frames(rows: int, blocks: int, batch: int) -> int:
+    """Frames a row of a group of ``rows`` rows and ``blocks`` blocks
+    transforms: one row's run of blocks in whole batches of ``batch`` lines
+    (the frames past the row's end are zeros, never stored); several rows'
+    blocks as they are, `group_shape` making their count a multiple of
+    `GROUP_MULTIPLE` where it can.
+
+    >>> transformed_frames(1, 10, 4), transformed_frames(1, 10, 2), transformed_frames(3, 10, 4)
+    (12, 10, 10)
+    """
+    return -(-blocks // batch) * batch if rows == 1 else blocks
 
 
 def _runs(total: int, per: int) -> list:

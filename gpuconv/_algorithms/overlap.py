@@ -27,7 +27,7 @@ import math
 
 import array_api_compat
 
-from .._plan import fft_block, frame_groups
+from .._plan import fft_block, frame_groups, transformed_frames
 from .fft import transforms
 
 
@@ -51,19 +51,17 @@ def oa_convolve(backend, x, w, request):
 
     groups = frame_groups(rows, blocks, nfft * x.dtype.itemsize, backend.block_group_bytes,
                           backend.task_threads())
-
     batch = backend.fft_batch_lines(x.dtype)
 
     def convolve_group(index):
         (r0, r1), (b0, b1) = groups[index]
         count = b1 - b0
-        # One row's run of blocks: whole SIMD batches of frames, the last past the row (zeros).
-        padded = -(-count // batch) * batch if r1 - r0 == 1 else count
-        frames = _frames(xp, x[r0:r1], start + b0 * step - (k - 1), padded, step, nfft)
+        frames = _frames(xp, x[r0:r1], start + b0 * step - (k - 1),
+                         transformed_frames(r1 - r0, count, batch), step, nfft)
         spectrum = forward(frames, nfft)
         spectrum *= w_hat if w_hat.shape[0] == 1 else w_hat[r0:r1]
         clean = inverse(spectrum, nfft)[..., :count, k - 1:]  # (rows, blocks, step)
-        stored = xp.reshape(out[r0:r1, b0 * step:b1 * step], (r1 - r0, b1 - b0, step),
+        stored = xp.reshape(out[r0:r1, b0 * step:b1 * step], (r1 - r0, count, step),
                             copy=False)  # a view
         stored[...] = clean
 
