@@ -407,6 +407,28 @@ def transformed_frames(rows: int, blocks: int, batch: int) -> int:
     return -(-blocks // batch) * batch if rows == 1 else blocks
 
 
+def transform_lines(lines: int, batch: int, threads: int) -> int:
+    """Lines a transform call over ``lines`` lines should have, given SIMD
+    batches of ``batch`` lines and ``threads`` threads.
+
+    pocketfft transforms a batch of lines together in about the time of one
+    line alone, the lines past whole batches one at a time, and gives a
+    thread work only in whole batches. So a call of fewer than a batch per
+    thread with two or more lines left over is padded with zero lines to a
+    whole batch; one line over costs no more alone, and in larger calls the
+    threads' batches already take most lines (``python -m
+    benchmarks.joint_transform``; docs/performance.md, "Rows and kernel in
+    one transform").
+
+    >>> [transform_lines(lines, 4, 2) for lines in range(1, 10)]
+    [1, 4, 4, 4, 5, 8, 8, 8, 9]
+    >>> transform_lines(3, 2, 2), transform_lines(3, 1, 1)
+    (3, 3)
+    """
+    left = lines % batch
+    return lines + batch - left if lines < batch * threads and left >= 2 else lines
+
+
 def _runs(total: int, per: int) -> list:
     """``(length, how many)`` of the pieces ``range(0, total, per)`` cuts."""
     return [(length, times) for length, times in ((per, total // per), (total % per, 1))

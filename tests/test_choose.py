@@ -84,8 +84,8 @@ def test_cpu_estimate_is_work_times_constants(default_costs):
     direct = 4 * 1000 * (5 * costs["mac"]["float64"] + costs["output"]["float64"])
     assert times["direct"] == pytest.approx(direct + costs["call"]["direct"])
     nfft = next_fast_len(1000 + 5 - 1 - 2, True)  # 'same' needs no wrap-free tail
-    lines = (2 * choose.batched_lines(4, threads, "float64")
-             + choose.batched_lines(1, threads, "float64"))
+    lines = sum(choose.batched_lines(choose.transform_lines(count, 2, threads), threads, "float64")
+                for count in (4 + 1, 4))  # rows and kernel forward, rows back
     transforms = lines * nfft * (math.log2(nfft) * costs["fft"]["float64"]
                                  + costs["fft_point"]["float64"])
     assert times["fft"] == pytest.approx(transforms + costs["call"]["fft"])
@@ -99,8 +99,10 @@ def test_lines_beyond_whole_simd_batches_cost_more(dtype):
     assert choose.batched_lines(2 * width, 2, dtype) == 2 * width
     assert choose.batched_lines(1, 2, dtype) == choose.FFT_LEFTOVER_COST[dtype] > 1
     assert choose.batched_lines(2 * width + 1, 2, dtype) == 2 * width + choose.FFT_LEFTOVER_COST[dtype]
-    assert choose.batched_lines(2, 2, dtype) == choose.FFT_LEFTOVER_COST[dtype]  # one each
     assert choose.batched_lines(width, 1, dtype) == width
+    # Fewer lines than a batch per thread: one thread, a whole batch at a lone line's cost.
+    assert choose.batched_lines(width, 2, dtype) == choose.FFT_LEFTOVER_COST[dtype]
+    assert choose.batched_lines(width + 1, 2, dtype) == 2 * choose.FFT_LEFTOVER_COST[dtype]
 
 
 def test_direct_counts_idle_threads(monkeypatch):
@@ -119,9 +121,9 @@ def test_direct_counts_idle_threads(monkeypatch):
 
 def test_remembered_choice_follows_threads_and_cost_file(default_costs, monkeypatch, tmp_path):
     """`choose_method` remembers CPU choices, keyed on what the estimate reads:
-    3 x 2048 float32, K=1023 is direct on one thread and FFT on two."""
+    6 x 1024 float32, K=511 is direct on one thread and FFT on two."""
     cpu = backend_named("numpy")
-    request = same(3, 2048, 1023)
+    request = same(6, 1024, 511)
 
     def estimated():
         return choose.cpu_choice(choose.estimate(cpu, request, "float32"))

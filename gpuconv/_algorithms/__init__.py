@@ -45,8 +45,10 @@ def workspace_per_row(request: Request, method: str, itemsize: int) -> int:
     extended = n + 2 * k if request.boundary != "zero" else 0
     if method == "direct":
         per_row = extended
-    elif method == "fft":
-        per_row = 3 * transform_length(n + extended, k, request.start, request.out_len)
+    elif method == "fft":  # padded line and spectrum (and the row's kernel's), then the output
+        lines = 2 if request.kernel_rows > 1 else 1
+        per_row = (2 * lines + 1) * transform_length(n + extended, k, request.start,
+                                                     request.out_len)
     else:
         per_row = 6 * (n + extended + 2 * k)
     return per_row * itemsize

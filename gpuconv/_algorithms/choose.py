@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .._config import config
 from .._plan import (DIRECT_JOB_OUTPUTS, FFT_SIMD_LINES, Request, direct_jobs, fft_block,
-                     group_sizes)
+                     group_sizes, transform_lines)
 from .fft import transform_length
 
 # --------------------------------------------------------------------------
@@ -183,7 +183,9 @@ def forget_loaded_costs() -> None:
 #: Lines a call has beyond whole batches of `FFT_SIMD_LINES` per thread go
 #: one at a time, the threads sharing them, each costing about this many
 #: lines of a batch (``python -m benchmarks.fft_lines``; docs/performance.md,
-#: "Transform lines").
+#: "Transform lines"). A call of fewer lines than a batch per thread runs
+#: its whole SIMD batches on one thread each, a batch in about the time of
+#: one line alone (``python -m benchmarks.joint_transform``).
 FFT_LEFTOVER_COST = {"float32": 4.0, "complex64": 4.0, "float64": 3.0, "complex128": 2.0}
 
 
@@ -192,8 +194,14 @@ def batched_lines(lines: int, threads: int, dtype_name: str) -> float:
 
     >>> batched_lines(16, 2, "float32"), batched_lines(1, 2, "float32"), batched_lines(12, 2, "float32")
     (16.0, 4.0, 16.0)
+    >>> batched_lines(4, 2, "float32"), batched_lines(3, 2, "float32")  # one thread: a batch, three lines
+    (4.0, 12.0)
     """
-    batch = FFT_SIMD_LINES[dtype_name] * threads
+    width = FFT_SIMD_LINES[dtype_name]
+    if lines < width * threads:  # pocketfft gives each thread at least one whole batch
+        share = math.ceil(lines / max(1, lines // width))
+        return (share // width + share % width) * FFT_LEFTOVER_COST[dtype_name]
+    batch = width * threads
     whole = lines // batch * batch
     return whole + math.ceil((lines - whole) / threads) * FFT_LEFTOVER_COST[dtype_name]
 
@@ -213,8 +221,10 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     threads (or an uneven share of them), and over `CUT_EFFICIENCY` when
     the jobs were cut small for the threads. ``fft`` and ``oa``: transform
     units (``nfft * log2(nfft)`` per line) and points (``nfft`` per line),
-    with lines counted by `batched_lines` for the thread count and the way
-    ``backend`` groups the blocked method's frames (`group_sizes`);
+    with lines counted by `batched_lines` for the thread count, as the
+    whole-row FFT pads its two calls (`transform_lines`: rows and kernel
+    rows forward, rows back) and ``backend`` groups the blocked method's
+    frames (`group_sizes`);
     ``oa`` is None when one block holds a whole row: that is the whole-row
     FFT the long way round (a transform at least as long, plus framing;
     ``python -m benchmarks.model_check`` times the two on the regret grid's
@@ -235,7 +245,9 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
 
     kernel_lines = batched_lines(request.kernel_rows, threads, dtype_name)
     nfft = backend.next_fast_len(transform_length(n, k, request.start, request.out_len), real)
-    fft_lines = 2 * batched_lines(rows, threads, dtype_name) + kernel_lines
+    batch = backend.fft_batch_lines(dtype_name)
+    fft_lines = sum(batched_lines(transform_lines(count, batch, threads), threads, dtype_name)
+                    for count in (rows + request.kernel_rows, rows))  # forward, inverse
 
     # Blocked: each group is framed and transformed both ways by one thread,
     # the groups spread over the threads.
