@@ -411,14 +411,14 @@ def transform_lines(lines: int, batch: int, threads: int) -> int:
     """Lines a transform call over ``lines`` lines should have, given SIMD
     batches of ``batch`` lines and ``threads`` threads.
 
-    pocketfft transforms a batch of lines together in about the time of one
-    line alone, the lines past whole batches one at a time, and gives a
-    thread work only in whole batches. So a call of fewer than a batch per
-    thread with two or more lines left over is padded with zero lines to a
-    whole batch; one line over costs no more alone, and in larger calls the
-    threads' batches already take most lines (``python -m
-    benchmarks.joint_transform``; docs/performance.md, "Rows and kernel in
-    one transform").
+    pocketfft transforms a batch of lines together in 1.1-2 times the time
+    of one line alone, the lines past whole batches one at a time, and
+    gives a thread work only in whole batches. So a call of fewer than a
+    batch per thread with two or more lines left over is padded with zero
+    lines to a whole batch; one line over costs less alone than padded,
+    and in larger calls the threads' batches already take most lines
+    (``python -m benchmarks.joint_transform``; docs/performance.md, "Rows
+    and kernel in one transform").
 
     >>> [transform_lines(lines, 4, 2) for lines in range(1, 10)]
     [1, 4, 4, 4, 5, 8, 8, 8, 9]

@@ -184,8 +184,10 @@ def forget_loaded_costs() -> None:
 #: one at a time, the threads sharing them, each costing about this many
 #: lines of a batch (``python -m benchmarks.fft_lines``; docs/performance.md,
 #: "Transform lines"). A call of fewer lines than a batch per thread runs
-#: its whole SIMD batches on one thread each, a batch in about the time of
-#: one line alone (``python -m benchmarks.joint_transform``).
+#: on one thread, as pocketfft runs it, each whole SIMD batch counted at one
+#: line alone's cost: measured at 1.1-2x that, but the constants fitted out
+#: of cache over-estimate such small calls, and of 1, 1.5 and 2 lines alone
+#: 1 gave the lowest regret on the grid (``python -m benchmarks.batch_cost``).
 FFT_LEFTOVER_COST = {"float32": 4.0, "complex64": 4.0, "float64": 3.0, "complex128": 2.0}
 
 

@@ -9,8 +9,8 @@ must be free of circular wrap-around, so the transform can be shorter than
 The rows and the kernel go through one forward transform, and a call of few
 lines is padded with zero lines to whole SIMD batches of the backend's FFT
 (`gpuconv._plan.transform_lines`): pocketfft transforms a batch of four
-single-precision lines (two double) in about the time of one line alone,
-so one row and its kernel take one forward transform's time, not two.
+single-precision lines (two double) in 1.1-2 times the time of one line
+alone, so one row and its kernel cost less than two transforms forward.
 """
 
 from __future__ import annotations
