@@ -275,38 +275,75 @@ def extension(n: int, k: int, start: int, out_len: int) -> tuple[int, int]:
     return left, right
 
 
-def fft_block(outputs: int, k: int, next_fast_len, largest: int | None = None) -> tuple[int, int]:
-    """``(step, nfft)`` of the blocked FFT method: the transform length with
-    least work per output, and the ``step = nfft - k + 1`` outputs each gives.
+#: The blocked FFT takes the length with least work for a row's frames
+#: over the one with least work per output only when it saves more than
+#: this share: ``n log2 n`` does not tell lengths of different radices apart
+#: more finely (pocketfft's time per unit differs by up to 10% between
+#: neighbouring fast lengths; ``python -m benchmarks.block_length``).
+LENGTH_TIE = 0.02
 
-    Each block of ``step`` outputs costs about ``nfft * log2(nfft)``; the same
-    trade-off SciPy's ``oaconvolve`` solves in closed form. ``next_fast_len``
-    is the backend's (cuFFT and pocketfft like different sizes). Lengths
-    above ``largest`` are taken only when nothing shorter fits twice the
-    kernel: on the CPU a longer transform leaves the cache and costs more per
-    point than ``log2(nfft)`` says. ``nfft >= 2 * k`` always, so a frame's
-    ``k - 1`` samples of history never reach back past the previous block.
+
+def fft_block(outputs: int, k: int, next_fast_len, largest: int | None = None,
+              batch: int = 1) -> tuple[int, int]:
+    """``(step, nfft)`` of the blocked FFT method: the transform length with
+    least transform work for a row of ``outputs``, and the
+    ``step = nfft - k + 1`` outputs each block gives.
+
+    A row is ``ceil(outputs / step)`` blocks, whose frames are transformed
+    in whole SIMD batches of ``batch`` lines where a group holds one row's
+    frames (`transformed_frames`), each costing about ``nfft * log2(nfft)``.
+    Rounding to whole frames matters where a row is a few blocks (W3:
+    22.02 blocks of 16000 points are 24 frames, 16 blocks of 20480 points
+    16), which ``oaconvolve``'s closed form, work per output, leaves out.
+    Lengths are tried from ``2 * k`` up in steps of a quarter, each with the
+    shortest fast lengths that give as many frames a row and a batch fewer;
+    the least work per output stays unless one of these saves more than
+    `LENGTH_TIE`. The length depends on the row and the kernel only, never
+    on the batch of rows or the threads, so neither changes a result.
+    ``next_fast_len`` is the backend's (cuFFT and pocketfft like different
+    sizes). Lengths above ``largest`` are taken only when nothing shorter
+    fits twice the kernel: on the CPU a longer transform leaves the cache
+    and costs more per point than ``log2(nfft)`` says. ``nfft >= 2 * k``
+    always, so a frame's ``k - 1`` samples of history never reach back past
+    the previous block.
 
     >>> import scipy.fft
     >>> fast = lambda m: scipy.fft.next_fast_len(m, True)
-    >>> fft_block(262144, 4095, fast), fft_block(262144, 4095, fast, largest=32768)
-    ((45058, 49152), (27156, 31250))
+    >>> fft_block(262144, 4095, fast, 20480, batch=4)  # 16 frames a row, not 24 of 16000
+    (16386, 20480)
+    >>> fft_block(2**21, 255, fast, 20480, batch=2)  # 1202 frames: the least work per output
+    (1746, 2000)
     """
-    best = None
+    def frames(nfft: int) -> int:
+        return -(-math.ceil(outputs / (nfft - k + 1)) // batch) * batch
+
+    def work(nfft: int) -> float:
+        return frames(nfft) * nfft * math.log2(nfft)
+
+    stepped = []
     target = max(2 * k, 64)
     while target < 64 * k and target < 4 * (outputs + k):
         nfft = next_fast_len(target)
-        if best is not None and largest is not None and nfft > largest:
+        if stepped and largest is not None and nfft > largest:
             break
-        step = nfft - k + 1
-        cost = nfft * math.log2(nfft) / step
-        if best is None or cost < best[0]:
-            best = (cost, step, nfft)
+        stepped.append(nfft)
         target = int(target * 1.25) + 1
-    if best is None:  # few outputs: one block holds them all
+    if not stepped:  # few outputs: one block holds them all
         nfft = next_fast_len(max(outputs + k - 1, 2 * k))
         return nfft - k + 1, nfft
-    return best[1], best[2]
+    nfft = min(stepped, key=lambda length: length * math.log2(length) / (length - k + 1))
+    if frames(nfft) * (nfft - k + 1) <= outputs * (1 + LENGTH_TIE):
+        return nfft - k + 1, nfft  # its frames waste too little for another to save more
+    lengths = set(stepped)
+    for length in stepped:  # the shortest lengths giving as many frames, and a batch fewer
+        for count in (frames(length), frames(length) - batch):
+            shortest = next_fast_len(max(-(-outputs // max(count, 1)) + k - 1, 2 * k))
+            if largest is None or shortest <= largest:
+                lengths.add(shortest)
+    fewest = min(lengths, key=work)
+    if work(fewest) * (1 + LENGTH_TIE) < work(nfft):
+        nfft = fewest
+    return nfft - k + 1, nfft
 
 
 #: Lines scipy.fft (pocketfft) transforms at once in SIMD registers: four in

@@ -28,6 +28,7 @@ from .._config import config
 from .._plan import (DIRECT_JOB_OUTPUTS, FFT_SIMD_LINES, Request, direct_jobs, fft_block,
                      group_sizes, transform_lines)
 from .fft import transform_length
+from .overlap import block_length
 
 # --------------------------------------------------------------------------
 # CPU: a cost table measured by `gpuconv tune`
@@ -253,12 +254,11 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
 
     # Blocked: each group is framed and transformed both ways by one thread,
     # the groups spread over the threads.
-    step, oa_nfft = fft_block(request.out_len, k, lambda m: backend.next_fast_len(m, real),
-                              backend.block_fft_points)
+    step, oa_nfft = block_length(backend, request.out_len, k, real, batch,
+                                 backend.block_fft_points)
     blocks = math.ceil(request.out_len / step)
     sizes = group_sizes(rows, blocks, oa_nfft * ITEMSIZE[dtype_name],
-                        backend.block_group_bytes, backend.task_threads(),
-                        backend.fft_batch_lines(dtype_name))
+                        backend.block_group_bytes, backend.task_threads(), batch)
     per_thread = (sum(count * 2 * batched_lines(size, 1, dtype_name)
                       for size, count in sizes.items()) / min(threads, sum(sizes.values())))
     outputs = rows * request.out_len

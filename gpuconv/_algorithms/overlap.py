@@ -23,6 +23,7 @@ at about four times the cost of a line in a batch.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import array_api_compat
@@ -41,8 +42,8 @@ def oa_convolve(backend, x, w, request):
     device = array_api_compat.device(x)
     if out_len == 0:
         return xp.empty((rows, 0), dtype=x.dtype, device=device)
-    step, nfft = fft_block(out_len, k, lambda m: backend.next_fast_len(m, real=real),
-                           largest=backend.block_fft_points)
+    batch = backend.fft_batch_lines(x.dtype)
+    step, nfft = block_length(backend, out_len, k, real, batch, backend.block_fft_points)
     blocks = math.ceil(out_len / step)
     forward, inverse = transforms(backend, x.dtype)
     w_hat = forward(w, nfft)[:, None, :]  # (1 or rows, 1, bins) against (rows, blocks, bins)
@@ -51,7 +52,6 @@ def oa_convolve(backend, x, w, request):
 
     groups = frame_groups(rows, blocks, nfft * x.dtype.itemsize, backend.block_group_bytes,
                           backend.task_threads())
-    batch = backend.fft_batch_lines(x.dtype)
 
     def convolve_group(index):
         (r0, r1), (b0, b1) = groups[index]
@@ -67,6 +67,14 @@ def oa_convolve(backend, x, w, request):
 
     backend.run_tasks(convolve_group, len(groups))
     return out[:, :out_len]
+
+
+@functools.lru_cache(maxsize=256)
+def block_length(backend, outputs: int, k: int, real: bool, batch: int,
+                 largest: int | None) -> tuple[int, int]:
+    """`gpuconv._plan.fft_block` with ``backend``'s fast lengths, remembered:
+    it costs up to some 40 us, and the blocked FFT asks on every call."""
+    return fft_block(outputs, k, lambda m: backend.next_fast_len(m, real=real), largest, batch)
 
 
 def _frames(xp, x, first: int, count: int, step: int, nfft: int):

@@ -38,10 +38,11 @@ DEFAULT_WORKSPACE = 256 * 2**20
 _MEMORY_READING_LIFETIME = 1.0
 _memory_reading = (-math.inf, None)
 #: Longest transform of the blocked FFT method when a shorter one will do
-#: (`gpuconv._plan.fft_block`): longer frames spill one core's 1 MiB L2 and
-#: ran W3 (16 x 262144 float32, K=4095) 5-10% slower (docs/performance.md,
-#: "The blocked FFT on W3").
-BLOCK_FFT_POINTS = 16384
+#: (`gpuconv._plan.fft_block`): W3 (16 x 262144 float32, K=4095) ran
+#: 1.11-1.17x faster in 16 frames of 20480 points than in 23 of 16000, and
+#: 1.07-1.11x slower with a cap of 32768 (12 frames of 26244 points), whose
+#: frames spill one core's 1 MiB L2 (``python -m benchmarks.block_length``).
+BLOCK_FFT_POINTS = 20480
 #: Bytes of frames one task of the blocked FFT method transforms at a time,
 #: so that a task's frames stay in L2. On W3, groups of 1 MiB and 4 MiB ran
 #: within 5% of each other, and groups of 256 KiB 10% slower.
