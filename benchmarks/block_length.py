@@ -4,10 +4,8 @@ Run: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m benchmarks.block_l
 
 `gpuconv._plan.fft_block` picks the transform length with the least
 transform work for a row, its whole frames at ``nfft log2 nfft`` each,
-in whole SIMD batches as a group of one row's frames is transformed,
-where that saves more
-than `LENGTH_TIE` over the least work per output, ``nfft log2 nfft /
-step``, and the CPU backend caps the length at 20480
+where that saves more than `LENGTH_TIE` over the least work per output,
+``nfft log2 nfft / step``, and the CPU backend caps the length at 20480
 points (`NumpyBackend.block_fft_points`). Before, it always took the least
 work per output (kept below as `per_output_block`), as
 ``scipy.signal.oaconvolve`` does, which ignores that a row of 22.02 blocks
@@ -60,10 +58,10 @@ def per_output_block(outputs: int, k: int, next_fast_len, largest: int) -> tuple
 
 def block_length(name: str, cap: int):
     """A stand-in for `overlap.block_length`: the rule of variant ``name`` under ``cap``."""
-    def length(backend, outputs, k, real, batch, largest):
+    def length(backend, outputs, k, real, largest):
         if name == "before":
             return per_output_block(outputs, k, lambda m: backend.next_fast_len(m, real), cap)
-        return BLOCK_LENGTH(backend, outputs, k, real, batch, cap)
+        return BLOCK_LENGTH(backend, outputs, k, real, cap)
     return length
 
 
@@ -85,9 +83,8 @@ def main() -> None:
     print("| --- |" + " --- |" * (len(VARIANTS) + 1))
     for case in CASES:
         request = case.request()
-        batch = backend.fft_batch_lines(case.dtype)
         lengths = {name: block_length(name, cap)(backend, request.out_len, request.k, True,
-                                                 batch, cap)[1]
+                                                 cap)[1]
                    for name, cap in VARIANTS}
         if lengths["before"] == lengths["now"]:
             print(f"| {case} | {lengths['before']} | {lengths['now']} | {lengths['cap 32768']} "

@@ -283,39 +283,38 @@ def extension(n: int, k: int, start: int, out_len: int) -> tuple[int, int]:
 LENGTH_TIE = 0.02
 
 
-def fft_block(outputs: int, k: int, next_fast_len, largest: int | None = None,
-              batch: int = 1) -> tuple[int, int]:
+def fft_block(outputs: int, k: int, next_fast_len, largest: int | None = None) -> tuple[int, int]:
     """``(step, nfft)`` of the blocked FFT method: the transform length with
     least transform work for a row of ``outputs``, and the
     ``step = nfft - k + 1`` outputs each block gives.
 
-    A row is ``ceil(outputs / step)`` blocks, whose frames are transformed
-    in whole SIMD batches of ``batch`` lines where a group holds one row's
-    frames (`transformed_frames`), each costing about ``nfft * log2(nfft)``.
-    Rounding to whole frames matters where a row is a few blocks (W3:
-    22.02 blocks of 16000 points are 24 frames, 16 blocks of 20480 points
-    16), which ``oaconvolve``'s closed form, work per output, leaves out.
-    Lengths are tried from ``2 * k`` up in steps of a quarter, each with the
-    shortest fast lengths that give as many frames a row and a batch fewer;
-    the least work per output stays unless one of these saves more than
-    `LENGTH_TIE`. The length depends on the row and the kernel only, never
-    on the batch of rows or the threads, so neither changes a result.
-    ``next_fast_len`` is the backend's (cuFFT and pocketfft like different
-    sizes). Lengths above ``largest`` are taken only when nothing shorter
-    fits twice the kernel: on the CPU a longer transform leaves the cache
-    and costs more per point than ``log2(nfft)`` says. ``nfft >= 2 * k``
-    always, so a frame's ``k - 1`` samples of history never reach back past
-    the previous block.
+    A row is ``ceil(outputs / step)`` frames, each costing about
+    ``nfft * log2(nfft)``. Rounding to whole frames matters where a row is
+    a few (W3: 22.02 blocks of 16000 points are 23 frames, 16 blocks of
+    20480 points 16), which ``oaconvolve``'s closed form, work per output,
+    leaves out. Lengths are tried from ``2 * k`` up in steps of a quarter,
+    each with the shortest fast lengths that give as many frames a row and
+    one fewer; the least work per output stays unless one of these saves
+    more than `LENGTH_TIE`. The length depends on the row's length and the
+    kernel's only, never on the rows of a batch or the threads, so neither
+    changes a result (a group of one row's frames may transform a few more,
+    `transformed_frames`; counting those would make the length depend on
+    whether the batch is one row). ``next_fast_len`` is the backend's
+    (cuFFT and pocketfft like different sizes). Lengths above ``largest``
+    are taken only when nothing shorter fits twice the kernel: on the CPU a
+    longer transform leaves the cache and costs more per point than
+    ``log2(nfft)`` says. ``nfft >= 2 * k`` always, so a frame's ``k - 1``
+    samples of history never reach back past the previous block.
 
     >>> import scipy.fft
     >>> fast = lambda m: scipy.fft.next_fast_len(m, True)
-    >>> fft_block(262144, 4095, fast, 20480, batch=4)  # 16 frames a row, not 24 of 16000
+    >>> fft_block(262144, 4095, fast, 20480)  # 16 frames a row, not 23 of 16000
     (16386, 20480)
-    >>> fft_block(2**21, 255, fast, 20480, batch=2)  # 1202 frames: the least work per output
+    >>> fft_block(2**21, 255, fast, 20480)  # 1202 frames: the least work per output
     (1746, 2000)
     """
     def frames(nfft: int) -> int:
-        return -(-math.ceil(outputs / (nfft - k + 1)) // batch) * batch
+        return math.ceil(outputs / (nfft - k + 1))
 
     def work(nfft: int) -> float:
         return frames(nfft) * nfft * math.log2(nfft)
@@ -335,8 +334,8 @@ def fft_block(outputs: int, k: int, next_fast_len, largest: int | None = None,
     if frames(nfft) * (nfft - k + 1) <= outputs * (1 + LENGTH_TIE):
         return nfft - k + 1, nfft  # its frames waste too little for another to save more
     lengths = set(stepped)
-    for length in stepped:  # the shortest lengths giving as many frames, and a batch fewer
-        for count in (frames(length), frames(length) - batch):
+    for length in stepped:  # the shortest lengths giving as many frames, and one fewer
+        for count in (frames(length), frames(length) - 1):
             shortest = next_fast_len(max(-(-outputs // max(count, 1)) + k - 1, 2 * k))
             if largest is None or shortest <= largest:
                 lengths.add(shortest)

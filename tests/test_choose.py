@@ -157,26 +157,25 @@ def test_direct_is_kept_unless_an_fft_method_beats_it_by_the_margin(monkeypatch)
 
 def test_blocked_fft_counts_its_groups(default_costs, monkeypatch):
     """A long row's frames go in whole SIMD batches over both threads; the
-    four frames of a short row are transformed as one whole batch on one
+    two frames of a short row are transformed as a whole batch on one
     thread, beside the kernel's one line, a leftover."""
     monkeypatch.setattr(gpuconv.config, "threads", 2)
     cpu = backend_named("numpy")
-    batch = cpu.fft_batch_lines("float32")
 
     def points_per_frame(n, k):
-        step, nfft = block_length(cpu, n, k, True, batch, cpu.block_fft_points)
+        step, nfft = block_length(cpu, n, k, True, cpu.block_fft_points)
         return choose.cpu_work(same(1, n, k), "float32", cpu)["oa"][1] / (math.ceil(n / step) * nfft)
 
     assert points_per_frame(2**20, 1023) < 1.2  # two transforms a frame, two threads
-    assert math.ceil(16384 / block_length(cpu, 16384, 1023, True, batch, cpu.block_fft_points)[0]) == batch
-    one_batch = 2 * batch + choose.FFT_LEFTOVER_COST["float32"]
-    assert points_per_frame(16384, 1023) == one_batch / batch
+    assert math.ceil(16384 / block_length(cpu, 16384, 1023, True, cpu.block_fft_points)[0]) == 2
+    two_frames = 2 * choose.FFT_SIMD_LINES["float32"] + choose.FFT_LEFTOVER_COST["float32"]
+    assert points_per_frame(16384, 1023) == two_frames / 2
 
 
 def test_one_block_a_row_is_never_the_blocked_fft(default_costs):
     """A block that holds a whole row is the whole-row FFT the long way round."""
     cpu = backend_named("numpy")
-    one_block = same(16, 1024, 1023)  # nfft >= 2k: one block a row at any length
+    one_block = same(16, 4096, 511)  # step 4098: one block a row
     assert choose.cpu_work(one_block, "float32", cpu)["oa"] is None
     times = choose.cpu_estimate(default_costs, one_block, "float32", cpu)
     assert times["oa"] == times["fft"]  # at best, never below it

@@ -254,8 +254,7 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
 
     # Blocked: each group is framed and transformed both ways by one thread,
     # the groups spread over the threads.
-    step, oa_nfft = block_length(backend, request.out_len, k, real, batch,
-                                 backend.block_fft_points)
+    step, oa_nfft = block_length(backend, request.out_len, k, real, backend.block_fft_points)
     blocks = math.ceil(request.out_len / step)
     sizes = group_sizes(rows, blocks, oa_nfft * ITEMSIZE[dtype_name],
                         backend.block_group_bytes, backend.task_threads(), batch)

@@ -42,8 +42,7 @@ def oa_convolve(backend, x, w, request):
     device = array_api_compat.device(x)
     if out_len == 0:
         return xp.empty((rows, 0), dtype=x.dtype, device=device)
-    batch = backend.fft_batch_lines(x.dtype)
-    step, nfft = block_length(backend, out_len, k, real, batch, backend.block_fft_points)
+    step, nfft = block_length(backend, out_len, k, real, backend.block_fft_points)
     blocks = math.ceil(out_len / step)
     forward, inverse = transforms(backend, x.dtype)
     w_hat = forward(w, nfft)[:, None, :]  # (1 or rows, 1, bins) against (rows, blocks, bins)
@@ -52,6 +51,7 @@ def oa_convolve(backend, x, w, request):
 
     groups = frame_groups(rows, blocks, nfft * x.dtype.itemsize, backend.block_group_bytes,
                           backend.task_threads())
+    batch = backend.fft_batch_lines(x.dtype)
 
     def convolve_group(index):
         (r0, r1), (b0, b1) = groups[index]
@@ -70,11 +70,11 @@ def oa_convolve(backend, x, w, request):
 
 
 @functools.lru_cache(maxsize=256)
-def block_length(backend, outputs: int, k: int, real: bool, batch: int,
+def block_length(backend, outputs: int, k: int, real: bool,
                  largest: int | None) -> tuple[int, int]:
     """`gpuconv._plan.fft_block` with ``backend``'s fast lengths, remembered:
     it costs up to some 40 us, and the blocked FFT asks on every call."""
-    return fft_block(outputs, k, lambda m: backend.next_fast_len(m, real=real), largest, batch)
+    return fft_block(outputs, k, lambda m: backend.next_fast_len(m, real=real), largest)
 
 
 def _frames(xp, x, first: int, count: int, step: int, nfft: int):
