@@ -358,6 +358,9 @@ GROUP_MULTIPLE = max(FFT_SIMD_LINES.values())
 #: bytes: handing a task to a helper thread costs 22-35 us a call (waking it,
 #: sharing the GIL), about a sixth of transforming 256 KiB of float32 frames
 #: both ways, some 220 us (both from ``python -m benchmarks.blocked_fft``).
+#: Evened-out pieces keep it too: two pieces of 144 KiB ran 1.2-1.3x slower
+#: than one (two of 288 KiB 0.8-1.3x, two of 576 KiB 1.0-1.4x the speed;
+#: ``python -m benchmarks.task_split``).
 MIN_TASK_BYTES = 256 * 2**10
 
 
@@ -385,8 +388,10 @@ def frame_groups(rows: int, blocks: int, frame_bytes: int, group_bytes: int | No
     [((0, 16), (0, 1))]
     >>> frame_groups(9, 1, 2**21, 2**20, threads=2)  # rows above the group size: four a group
     [((0, 4), (0, 1)), ((4, 8), (0, 1)), ((8, 9), (0, 1))]
-    >>> frame_groups(16, 1, 20000, 2**20, threads=2)  # at most 12 a piece: evened out
+    >>> frame_groups(16, 1, 80000, 2**20)  # at most 12 a piece: evened out
     [((0, 8), (0, 1)), ((8, 16), (0, 1))]
+    >>> frame_groups(16, 1, 20000, 2**20, threads=2)  # two of 160 KB: under MIN_TASK_BYTES
+    [((0, 16), (0, 1))]
     """
     rows_per_group, blocks_per_group = group_shape(rows, blocks, frame_bytes, group_bytes, threads)
     return [((r, min(r + rows_per_group, rows)), (b, min(b + blocks_per_group, blocks)))
@@ -398,7 +403,7 @@ def group_shape(rows: int, blocks: int, frame_bytes: int, group_bytes: int | Non
     """``(rows, blocks)`` of the groups of `frame_groups` (the last of a row or
     of the batch may be smaller): whole rows, or a run of one row's blocks.
 
-    >>> group_shape(16, 1, 20000, 2**20, threads=2), group_shape(2, 9, 100, 500)
+    >>> group_shape(16, 1, 80000, 2**20, threads=2), group_shape(2, 9, 100, 500)
     ((8, 1), (1, 4))
     """
     if group_bytes is None:
@@ -475,14 +480,20 @@ def largest_piece(rows: int, blocks: int, frame_bytes: int, group_bytes: int,
                   threads: int) -> int:
     """Frames one piece of `frame_groups` may hold: about ``group_bytes``,
     at least `GROUP_MULTIPLE` and a multiple of it, and no more than a
-    thread's share where that share keeps `MIN_TASK_BYTES`.
+    thread's share where that share keeps `MIN_TASK_BYTES`, as do the
+    pieces once evened out.
 
-    >>> largest_piece(16, 1, 20000, 2**20, 2), largest_piece(1, 38, 8000, 2**20, 2)
-    (12, 32)
+    >>> largest_piece(16, 1, 80000, 2**20, 1), largest_piece(1, 38, 8000, 2**20, 2)  # 304 KB: one piece
+    (12, 40)
     """
-    per_thread = max(GROUP_MULTIPLE, math.ceil(rows * blocks / threads),
-                     math.ceil(MIN_TASK_BYTES / frame_bytes))
-    per_group = min(max(group_bytes // frame_bytes, GROUP_MULTIPLE), per_thread)
+    total = rows * blocks
+    least = max(GROUP_MULTIPLE, math.ceil(MIN_TASK_BYTES / frame_bytes))
+    cache = max(group_bytes // frame_bytes, GROUP_MULTIPLE)
+    per_thread = max(math.ceil(total / threads), least)
+    if per_thread < cache:  # cut for the threads: evened out, each piece still keeps `least`
+        fewest = math.ceil(total / max(1, total // least))
+        per_thread = max(per_thread, -(-fewest // GROUP_MULTIPLE) * GROUP_MULTIPLE)
+    per_group = min(cache, per_thread)
     return per_group - per_group % GROUP_MULTIPLE
 
 

@@ -110,7 +110,7 @@ def test_group_sizes_count_the_groups_frame_groups_lists(rows, blocks, group_byt
     assert group_sizes(rows, blocks, 4000, group_bytes, threads) == dict(listed)
 
 
-@pytest.mark.parametrize("rows, blocks, frame_bytes", [(16, 1, 20000), (1, 38, 8000),
+@pytest.mark.parametrize("rows, blocks, frame_bytes", [(16, 1, 80000), (1, 38, 16000),
                                                        (1, 22, 65536)])
 def test_frame_groups_share_frames_evenly(rows, blocks, frame_bytes):
     # Two threads, a few pieces: one piece much larger than another idles a thread.
@@ -118,6 +118,15 @@ def test_frame_groups_share_frames_evenly(rows, blocks, frame_bytes):
     sizes = [(r1 - r0) * (b1 - b0) for (r0, r1), (b0, b1) in groups]
     assert 2 <= len(sizes) <= 3
     assert max(sizes) - min(sizes) <= GROUP_MULTIPLE, sizes
+    assert min(sizes) * frame_bytes >= MIN_TASK_BYTES  # each worth handing to a thread
+
+
+@pytest.mark.parametrize("rows, blocks, frame_bytes", [(16, 1, 20000), (1, 38, 8000),
+                                                       (16, 2, 9216)])
+def test_too_little_work_is_one_piece(rows, blocks, frame_bytes):
+    # Two pieces would each be under MIN_TASK_BYTES: waking a thread for one costs more.
+    assert rows * blocks * frame_bytes < 2 * MIN_TASK_BYTES
+    assert len(frame_groups(rows, blocks, frame_bytes, 2**20, threads=2)) == 1
 
 
 # --------------------------------------------------------------------------
