@@ -355,13 +355,14 @@ FFT_SIMD_LINES = {"float32": 4, "complex64": 4, "float64": 2, "complex128": 2}
 #: whole SIMD batch of `FFT_SIMD_LINES` in every precision.
 GROUP_MULTIPLE = max(FFT_SIMD_LINES.values())
 #: Frames are split between threads only in pieces of at least this many
-#: bytes: handing a task to a helper thread costs 22-35 us a call (waking it,
-#: sharing the GIL), about a sixth of transforming 256 KiB of float32 frames
-#: both ways, some 220 us (both from ``python -m benchmarks.blocked_fft``).
-#: Evened-out pieces keep it too: two pieces of 144 KiB ran 1.2-1.3x slower
-#: than one (two of 288 KiB 0.8-1.3x, two of 576 KiB 1.0-1.4x the speed;
-#: ``python -m benchmarks.task_split``).
-MIN_TASK_BYTES = 256 * 2**10
+#: bytes, evened-out pieces too: handing a task to a helper thread costs
+#: 22-35 us a call (waking it, sharing the GIL; ``python -m
+#: benchmarks.blocked_fft``), and each piece makes its own framing and
+#: transform calls. Two pieces of 144 KiB ran 1.2-1.3x slower than one, two
+#: of 288 KiB 0.8-1.3x its speed, two of 576 KiB 1.0-1.4x (``python -m
+#: benchmarks.task_split``); the cost model counts a split as two threads'
+#: worth, so only the sizes that pay reliably are split.
+MIN_TASK_BYTES = 512 * 2**10
 
 
 def frame_groups(rows: int, blocks: int, frame_bytes: int, group_bytes: int | None,
@@ -484,7 +485,7 @@ def largest_piece(rows: int, blocks: int, frame_bytes: int, group_bytes: int,
     pieces once evened out.
 
     >>> largest_piece(16, 1, 80000, 2**20, 1), largest_piece(1, 38, 8000, 2**20, 2)  # 304 KB: one piece
-    (12, 40)
+    (12, 64)
     """
     total = rows * blocks
     least = max(GROUP_MULTIPLE, math.ceil(MIN_TASK_BYTES / frame_bytes))

@@ -110,7 +110,7 @@ def test_group_sizes_count_the_groups_frame_groups_lists(rows, blocks, group_byt
     assert group_sizes(rows, blocks, 4000, group_bytes, threads) == dict(listed)
 
 
-@pytest.mark.parametrize("rows, blocks, frame_bytes", [(16, 1, 80000), (1, 38, 16000),
+@pytest.mark.parametrize("rows, blocks, frame_bytes", [(16, 1, 80000), (1, 38, 32000),
                                                        (1, 22, 65536)])
 def test_frame_groups_share_frames_evenly(rows, blocks, frame_bytes):
     # Two threads, a few pieces: one piece much larger than another idles a thread.
@@ -122,7 +122,7 @@ def test_frame_groups_share_frames_evenly(rows, blocks, frame_bytes):
 
 
 @pytest.mark.parametrize("rows, blocks, frame_bytes", [(16, 1, 20000), (1, 38, 8000),
-                                                       (16, 2, 9216)])
+                                                       (16, 2, 9216), (16, 2, 18432)])
 def test_too_little_work_is_one_piece(rows, blocks, frame_bytes):
     # Two pieces would each be under MIN_TASK_BYTES: waking a thread for one costs more.
     assert rows * blocks * frame_bytes < 2 * MIN_TASK_BYTES
