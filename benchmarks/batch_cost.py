@@ -22,6 +22,7 @@ import statistics
 
 import numpy as np
 
+from benchmarks._timing import keep_temporaries
 from gpuconv._algorithms import choose
 from gpuconv._bench.regret import grid, measure_case
 from gpuconv.backends import backend_named
@@ -46,7 +47,7 @@ MODEL = choose.batched_lines
 def main() -> None:
     backend = backend_named("numpy")
     costs = choose.costs_in_use()[0]
-    np.empty(24 * 2**20, dtype=np.uint8)  # freed: glibc stops trimming the temporaries
+    keep_temporaries()
     cases = grid()
     regrets = {cost: [] for cost in BATCH_COSTS}
     changed = []

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from benchmarks._timing import keep_temporaries
 from gpuconv._algorithms import execute, overlap
 from gpuconv._bench.regret import Case
 from gpuconv._bench.timing import median_in_turns
@@ -78,7 +79,7 @@ def blocked(backend, case: Case, x, w, name: str, cap: int):
 
 def main() -> None:
     backend = backend_named("numpy")
-    np.empty(24 * 2**20, dtype=np.uint8)  # freed: glibc stops trimming the temporaries
+    keep_temporaries()
     print("| case | " + " | ".join(name for name, _ in VARIANTS) + " | before / now |")
     print("| --- |" + " --- |" * (len(VARIANTS) + 1))
     for case in CASES:

@@ -22,16 +22,12 @@ from __future__ import annotations
 import os
 import sys
 
-import numpy as np
-
-from benchmarks._timing import counted
+from benchmarks._timing import FREED_BYTES, counted, keep_temporaries
 from gpuconv._bench.regret import Case
 from gpuconv.backends import backend_named
 
 CASE = Case(16, 4096, 255, "float32")
 SETTLE, CALLS = 50, 200
-#: Under glibc's 32 MiB cap on the thresholds it raises (DEFAULT_MMAP_THRESHOLD_MAX).
-FREED_BYTES = 24 * 2**20
 
 
 def main() -> None:
@@ -42,7 +38,7 @@ def main() -> None:
           f"{os.environ.get('MALLOC_TOP_PAD_', '(unset)')}")
     for when in ("fresh process", f"after freeing {FREED_BYTES >> 20} MiB"):
         if when != "fresh process":
-            np.empty(FREED_BYTES, dtype=np.uint8)  # glibc maps it itself; freeing it raises both thresholds
+            keep_temporaries()  # glibc maps it itself; freeing it raises both thresholds
         for _ in range(SETTLE):
             call()
         seconds, faults, system = counted(call, CALLS)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks._timing import keep_temporaries
 from gpuconv import _algorithms
 from gpuconv._algorithms import execute
 from gpuconv._algorithms.fft import fft_convolve, transform_length, transforms
@@ -60,7 +61,7 @@ def method(backend, case: Case, x, w, convolve):
 
 def main() -> None:
     backend = backend_named("numpy")
-    np.empty(24 * 2**20, dtype=np.uint8)  # freed: glibc stops trimming the temporaries
+    keep_temporaries()
     print("| case | joint | apart | apart / joint | difference |")
     print("| --- | --- | --- | --- | --- |")
     for case in CASES:

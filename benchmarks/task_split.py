@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks._timing import keep_temporaries
 from gpuconv._algorithms import execute, overlap
 from gpuconv._bench.regret import Case
 from gpuconv._bench.timing import fastest_in_turns
@@ -41,7 +42,7 @@ def in_pieces(pieces: int):
 
 def main() -> None:
     backend = backend_named("numpy")
-    np.empty(24 * 2**20, dtype=np.uint8)  # freed: glibc stops trimming the temporaries
+    keep_temporaries()
     print("| case | frames (KiB) | library's groups | one piece | two pieces |")
     print("| --- | --- | --- | --- | --- |")
     for case in CASES:
