@@ -359,7 +359,7 @@ GROUP_MULTIPLE = max(FFT_SIMD_LINES.values())
 #: 22-35 us a call (waking it, sharing the GIL; ``python -m
 #: benchmarks.blocked_fft``), and each piece makes its own framing and
 #: transform calls. Two pieces of 144 KiB ran 1.2-1.3x slower than one, two
-#: of 288 KiB 0.8-1.3x its speed, two of 576 KiB 1.0-1.4x (``python -m
+#: of 288 KiB 0.8-1.3x its speed, two of 576 KiB 1.0-1.6x (``python -m
 #: benchmarks.task_split``); the cost model counts a split as two threads'
 #: worth, so only the sizes that pay reliably are split.
 MIN_TASK_BYTES = 512 * 2**10
