@@ -246,14 +246,14 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     def transforms(lines: float, length: int) -> tuple[float, float]:
         return lines * length * math.log2(max(length, 2)), lines * length
 
-    kernel_lines = batched_lines(request.kernel_rows, threads, dtype_name)
     nfft = backend.next_fast_len(transform_length(n, k, request.start, request.out_len), real)
     batch = backend.fft_batch_lines(dtype_name)
     fft_lines = sum(batched_lines(transform_lines(count, batch, threads), threads, dtype_name)
                     for count in (rows + request.kernel_rows, rows))  # forward, inverse
 
     # Blocked: each group is framed and transformed both ways by one thread,
-    # the groups spread over the threads.
+    # the groups spread over the threads; the kernel is transformed alone.
+    kernel_lines = batched_lines(request.kernel_rows, threads, dtype_name)
     step, oa_nfft = block_length(backend, request.out_len, k, real, backend.block_fft_points)
     blocks = math.ceil(request.out_len / step)
     sizes = group_sizes(rows, blocks, oa_nfft * ITEMSIZE[dtype_name],
