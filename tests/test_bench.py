@@ -8,7 +8,9 @@ into the bench's metric: ``|err| <= bound`` elementwise gives
 
 from __future__ import annotations
 
+import platform
 import re
+import resource
 import time
 
 import numpy as np
@@ -18,7 +20,8 @@ import scipy.signal
 import gpuconv
 from gpuconv._bench import regret, suite
 from gpuconv._bench.roofline import Machine
-from gpuconv._bench.timing import fastest_in_turns, median_in_turns
+from gpuconv._bench.timing import (FREED_BYTES, fastest_in_turns, keep_temporaries,
+                                   median_in_turns)
 from gpuconv._bench.workloads import ConvWorkload, has_module, has_nn, relative_error, workload
 from gpuconv.cli import main
 from tolerances import direct_bound, fft_bound
@@ -244,6 +247,23 @@ def test_median_in_turns_times_the_second_run_of_each_turn():
     assert slow_first["a"] < 0.05
     with pytest.raises(ValueError, match="repeats must be at least 1"):
         median_in_turns({"a": lambda: None}, repeats=0)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc thresholds")
+def test_keep_temporaries_keeps_smaller_blocks_on_the_heap():
+    keep_temporaries()
+    pages = (FREED_BYTES // 2) // resource.getpagesize()
+
+    def temporary():
+        np.ones(FREED_BYTES // 2, dtype=np.uint8)  # written, so every page is touched
+
+    temporary()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(4):
+        temporary()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    # Given back to the kernel after each call, each would fault in all its pages again.
+    assert faults < pages // 10
 
 
 def test_shrink_takes_a_sixteenth():

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .roofline import Machine
-from .timing import cuda_median_seconds, median_in_turns, median_seconds
+from .timing import FREED_BYTES, cuda_median_seconds, median_in_turns, median_seconds
 from .workloads import relative_error
 
 #: Fraction of the batch a peer is first timed on to estimate its full time.
@@ -223,7 +223,10 @@ def header_markdown(machine: Machine, command: str, repeats: int, warning: str |
              f"Machine: {machine.describe()}; {', '.join(versions)}.", "",
              f"Medians of {repeats} runs after a warm-up of at least one run and "
              f"{warmup:g} s, in one process; gpuconv and its peers take turns (each turn two "
-             f"runs, the second timed). {floor} "
+             f"runs, the second timed). The process first frees a block of "
+             f"{FREED_BYTES // 2**20} MiB, so that glibc keeps temporaries under that size on "
+             "its heap for every call alike, as in any program that has handled such arrays. "
+             f"{floor} "
              "`time / gpuconv's` above 1 means gpuconv is faster. `rel. error`: the largest "
              "relative error of one row, max over rows of ‖y − ref‖₂ / ‖ref‖₂, against a "
              "reference computed in float64 (long double for float64 workloads)."]

@@ -5,6 +5,21 @@ from __future__ import annotations
 import statistics
 import time
 
+import numpy as np
+
+#: Under glibc's 32 MiB cap on the thresholds it raises (DEFAULT_MMAP_THRESHOLD_MAX).
+FREED_BYTES = 24 * 2**20
+
+
+def keep_temporaries() -> None:
+    """Free a block of `FREED_BYTES`, as any program that handles arrays of
+    that size does sooner or later: glibc then raises its thresholds and
+    stops giving temporaries under that size back to the kernel after each
+    call, so a comparison does not time page faults that depend on what
+    the process did before (docs/performance.md, "glibc's heap trimming").
+    Elsewhere it only allocates and frees a block."""
+    np.empty(FREED_BYTES, dtype=np.uint8)
+
 
 def median_seconds(func, repeats: int = 7, *, budget: float | None = None,
                    warmup: float = 0.0) -> float:
