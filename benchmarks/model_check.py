@@ -11,9 +11,10 @@ of two runs), with the blocked FFT's time over the whole-row FFT's.
 
 from __future__ import annotations
 
-from gpuconv._algorithms.choose import cpu_work, estimate
+from gpuconv._algorithms.choose import estimate
+from gpuconv._algorithms.overlap import block_length
 from gpuconv._bench.regret import METHODS, WARMUP_SECONDS, Case, grid
-from gpuconv._bench.timing import fastest_in_turns
+from gpuconv._bench.timing import fastest_in_turns, keep_temporaries
 from gpuconv.backends import backend_named
 
 #: Cases docs/performance.md ("Auto regret") names as the model's misses.
@@ -22,12 +23,15 @@ NAMED = [Case(1024, 256, 127, "float32"), Case(16, 4096, 255, "float32"),
 
 
 def one_block(case: Case, backend) -> bool:
-    """Whether one block of the blocked FFT holds a whole row (the cost model's rule)."""
-    return cpu_work(case.request(), case.dtype, backend)["oa"] is None
+    """Whether one block of the blocked FFT holds a whole row."""
+    step, _ = block_length(backend, case.n, case.k, not case.dtype.startswith("complex"),
+                           backend.block_fft_points)
+    return step >= case.n
 
 
 def main() -> None:
     backend = backend_named("numpy")
+    keep_temporaries()  # as `gpuconv bench` does before the grid
     cases = list(dict.fromkeys([case for case in grid() if one_block(case, backend)] + NAMED))
     print("| case | one block | estimated direct / fft / oa | measured direct / fft / oa "
           "| oa / fft measured |")

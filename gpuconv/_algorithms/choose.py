@@ -216,7 +216,7 @@ def batched_lines(lines: int, threads: int, dtype_name: str) -> float:
 CUT_EFFICIENCY = 0.75
 
 
-def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[float, float] | None]:
+def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[float, float]]:
     """The two counts each method's two CPU cost constants multiply.
 
     ``direct``: multiply-adds and outputs, times the threads left idle when
@@ -227,11 +227,11 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     with lines counted by `batched_lines` for the thread count, as the
     whole-row FFT pads its two calls (`transform_lines`: rows and kernel
     rows forward, rows back) and ``backend`` groups the blocked method's
-    frames (`group_sizes`);
-    ``oa`` is None when one block holds a whole row: that is the whole-row
-    FFT the long way round (a transform at least as long, plus framing;
-    ``python -m benchmarks.model_check`` times the two on the regret grid's
-    one-block cases).
+    frames (`group_sizes`). Where one block holds a whole row, the blocked
+    FFT is the whole-row FFT done group by group in cache: slower on small
+    batches, which its counts show, and faster on large float64 ones (``python
+    -m benchmarks.model_check`` times the two on the regret grid's one-block
+    cases).
 
     >>> from gpuconv.backends import backend_named
     >>> work = cpu_work(Request(rows=8, n=1000, k=5, kernel_rows=1, start=2, out_len=1000),
@@ -269,7 +269,7 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     return {
         "direct": (idle * outputs * request.taps_per_output, idle * outputs),
         "fft": transforms(fft_lines, nfft),
-        "oa": None if blocks == 1 else transforms(per_thread + kernel_lines, oa_nfft),
+        "oa": transforms(per_thread + kernel_lines, oa_nfft),
     }
 
 
@@ -284,9 +284,6 @@ def cpu_estimate(costs: dict, request: Request, dtype_name: str, backend) -> dic
     """
     times = {}
     for method, counts in cpu_work(request, dtype_name, backend).items():
-        if counts is None:  # one block a row: the whole-row FFT at best ...
-            times[method] = times["fft"]  # ... and `min` keeps "fft" on a tie
-            continue
         per_count = (costs[key][dtype_name] for key in METHOD_COSTS[method])
         times[method] = sum(c * t for c, t in zip(counts, per_count)) + costs["call"][method]
     return times
