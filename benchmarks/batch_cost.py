@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import math
 import statistics
-
-import numpy as np
+from unittest import mock
 
 from benchmarks._timing import keep_temporaries
 from gpuconv._algorithms import choose
@@ -55,13 +54,10 @@ def main() -> None:
         times = measure_case(case, backend).times
         best = min(times.values())
         choices = []
-        try:
-            for cost in BATCH_COSTS:
-                choose.batched_lines = batched_lines_at(cost)  # the name cpu_work looks up
+        for cost in BATCH_COSTS:  # batched_lines: the name cpu_work looks up
+            with mock.patch.object(choose, "batched_lines", batched_lines_at(cost)):
                 choices.append(choose.cpu_choice(
                     choose.cpu_estimate(costs, case.request(), case.dtype, backend)))
-        finally:
-            choose.batched_lines = MODEL
         for cost, choice in zip(BATCH_COSTS, choices):
             regrets[cost].append(times[choice] / best)
         if len(set(choices)) > 1:

@@ -20,6 +20,7 @@ is not timed.
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import numpy as np
 
@@ -68,12 +69,9 @@ def block_length(name: str, cap: int):
 
 def blocked(backend, case: Case, x, w, name: str, cap: int):
     """The blocked FFT on ``case`` with the length variant ``name`` picks."""
-    def call():
-        overlap.block_length = block_length(name, cap)  # the name the blocked FFT looks up
-        try:
+    def call():  # block_length: the name the blocked FFT looks up
+        with mock.patch.object(overlap, "block_length", block_length(name, cap)):
             return execute(backend, x, w, case.request(), "oa", np.dtype(case.dtype))
-        finally:
-            overlap.block_length = BLOCK_LENGTH
     return call
 
 

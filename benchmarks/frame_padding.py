@@ -17,6 +17,8 @@ FFT; the script also checks that both give the same result.
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 
 from gpuconv._algorithms import execute
@@ -34,11 +36,9 @@ PADDED = NumpyBackend.__dict__["fft_batch_lines"]
 def blocked(backend, case: Case, x, w, padded: bool):
     """The blocked FFT on ``case``, its frames padded or not."""
     def call():
-        NumpyBackend.fft_batch_lines = PADDED if padded else staticmethod(lambda dtype: 1)
-        try:
+        lines = PADDED if padded else staticmethod(lambda dtype: 1)
+        with mock.patch.object(NumpyBackend, "fft_batch_lines", lines):
             return execute(backend, x, w, case.request(), "oa", np.dtype(case.dtype))
-        finally:
-            NumpyBackend.fft_batch_lines = PADDED
     return call
 
 

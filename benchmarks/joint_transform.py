@@ -16,6 +16,8 @@ largest output.
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 
 from benchmarks._timing import keep_temporaries
@@ -51,11 +53,8 @@ def apart(backend, x, w, request):
 def method(backend, case: Case, x, w, convolve):
     """The FFT method on ``case`` through `execute`, computed by ``convolve``."""
     def call():
-        _algorithms.METHODS["fft"] = convolve
-        try:
+        with mock.patch.dict(_algorithms.METHODS, {"fft": convolve}):
             return execute(backend, x, w, case.request(), "fft", np.dtype(case.dtype))
-        finally:
-            _algorithms.METHODS["fft"] = fft_convolve
     return call
 
 

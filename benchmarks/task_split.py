@@ -12,6 +12,8 @@ page-faults its temporaries), with the library's own cut beside them.
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 
 from benchmarks._timing import keep_temporaries
@@ -56,12 +58,9 @@ def main() -> None:
                                backend.task_threads())
 
         def blocked(pieces):
-            def call():
-                overlap.frame_groups = in_pieces(pieces)  # the name the blocked FFT looks up
-                try:
+            def call():  # frame_groups: the name the blocked FFT looks up
+                with mock.patch.object(overlap, "frame_groups", in_pieces(pieces)):
                     return execute(backend, x, w, request, "oa", np.dtype(case.dtype))
-                finally:
-                    overlap.frame_groups = frame_groups
             return call
 
         times = fastest_in_turns({pieces: blocked(pieces) for pieces in (1, 2)}, repeats=15)
