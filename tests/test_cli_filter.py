@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import struct
 import subprocess
 import sys
 import zipfile
@@ -142,6 +143,30 @@ def test_unsigned_8bit_wav_is_filtered_about_its_128_offset(tmp_path, capsys):
     ref = scipy.ndimage.uniform_filter1d(data.astype(np.float64) - 128, 5) + 128
     check_int_wav(got, ref, bound_for(data - 128.0, np.full(5, 0.2), np.float64), dtype=np.uint8)
 
+
+def write_pcm24_wav(path, rate, samples):
+    """A 24-bit PCM WAV, which ``scipy.io.wavfile.write`` cannot write.
+    ``samples``: (frames, channels) integers in [-2**23, 2**23)."""
+    frames, channels = samples.shape
+    data = samples.astype("<i4").view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * 3 * channels, 3 * channels, 24)
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+            + b"data" + struct.pack("<I", len(data)) + data)
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return path
+
+
+def test_24bit_wav_which_cannot_be_mapped_is_read_whole(tmp_path, capsys):
+    samples = RNG.integers(-2**23, 2**23, (600, 2))
+    source = write_pcm24_wav(tmp_path / "deep.wav", 16000, samples)
+    _, data = scipy.io.wavfile.read(source)  # int32, the 24 bits at the top
+    assert data.dtype == np.int32 and np.array_equal(data >> 8, samples)
+    status, err = run_in_process(capsys, source, "--moving-average", 5, "--method", "direct",
+                                 "--chunk-size", "1K")
+    assert status == 0, err
+    _, got = scipy.io.wavfile.read(tmp_path / "deep.filtered.wav")
+    ref = scipy.ndimage.uniform_filter1d(data.astype(np.float64), 5, axis=0)
+    check_int_wav(got, ref, bound_for(data, np.full(5, 0.2), np.float64), dtype=np.int32)
 
 def test_float32_wav_stays_float32(tmp_path, capsys):
     data = RNG.uniform(-1, 1, (700, 3)).astype(np.float32)

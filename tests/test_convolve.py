@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import gpuconv
-from tolerances import assert_conv, assert_exact, assert_within, direct_bound, rowwise
+from tolerances import assert_conv, assert_exact, assert_within
 
 MODES = ("full", "same", "valid")
 METHODS = ("direct", "fft", "oa", "auto")

@@ -13,7 +13,7 @@ import scipy.signal
 from hypothesis import given, strategies as st
 
 import gpuconv.signal as gs
-from tolerances import assert_conv, assert_exact, high_dtype, rowwise
+from tolerances import assert_conv, assert_exact, high_dtype
 from test_convolve import ALL_DTYPES, EXACT, TILE_LENGTHS, make
 
 MODES = ("full", "same", "valid")

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.ndimage  # noqa: F401  (looked up in sys.modules by _suite)
+# Looked up in sys.modules by _suite:
+import scipy.ndimage  # noqa: F401
 import scipy.signal  # noqa: F401
 
 import gpuconv
