@@ -510,6 +510,33 @@ def test_every_error_is_one_line_with_exit_status_2(tmp_path, capsys):
     assert not list(tmp_path.glob("*.filtered.*")) and not list(tmp_path.glob(".*.part"))
 
 
+@pytest.mark.parametrize("where", ["opening", "writing"])
+def test_an_os_error_on_the_output_side_is_one_line_and_leaves_no_file(tmp_path, capsys,
+                                                                        monkeypatch, where):
+    """A directory the user may not write to (the temporary file cannot be
+    created), or a disk that fills up while the output is written."""
+    x = tmp_path / "x.npy"
+    np.save(x, RNG.standard_normal((2, 64)))
+    if where == "opening":
+        error = PermissionError(13, "Permission denied", str(tmp_path / ".x.filtered.npy.part"))
+
+        def refuse(*args, **kwargs):
+            raise error
+
+        monkeypatch.setattr(filter_cli.tempfile, "NamedTemporaryFile", refuse)
+    else:
+        error = OSError(28, "No space left on device")
+
+        def fill_the_disk(handle, *args):
+            handle.write(b"partial")
+            raise error
+
+        monkeypatch.setattr(filter_cli, "_write_output", fill_the_disk)
+    status, err = run_in_process(capsys, x, "--moving-average", 3)
+    assert status == 2
+    assert err.splitlines() == [f"gpuconv filter: error: {error}"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["x.npy"]
+
 def test_option_errors_from_the_parser(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.ones(10))
     for args, message in [

@@ -39,7 +39,8 @@ def main(argv=None) -> int:
         # (the recipe of the ``signal`` module's documentation, "Note on SIGPIPE").
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, RuntimeError, OSError) as error:  # OSError: a directory we may not
+        # write to, a full disk; the message names the file and the reason
         print(f"gpuconv {args.command}: error: {error}", file=sys.stderr)
         return 2
 
