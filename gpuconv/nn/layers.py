@@ -594,6 +594,18 @@ def load(path, device="auto") -> Sequential:
     ------
     ValueError
         A file that is not a gpuconv pipeline, or of a newer format.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from gpuconv import nn
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.npz")
+    >>> nn.Sequential(nn.Conv1d(2, 3, 5, seed=0, device="cpu"), nn.ReLU()).save(path)
+    >>> nn.load(path, device="cpu")
+    Sequential(
+      (0): Conv1d(2, 3, kernel_size=5)
+      (1): ReLU()
+    )
     """
     with np.load(path, allow_pickle=False) as data:
         if "config" not in data:
