@@ -147,7 +147,7 @@ def test_unsigned_8bit_wav_is_filtered_about_its_128_offset(tmp_path, capsys):
 def write_pcm24_wav(path, rate, samples):
     """A 24-bit PCM WAV, which ``scipy.io.wavfile.write`` cannot write.
     ``samples``: (frames, channels) integers in [-2**23, 2**23)."""
-    frames, channels = samples.shape
+    channels = samples.shape[1]
     data = samples.astype("<i4").view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
     fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * 3 * channels, 3 * channels, 24)
     body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
@@ -167,6 +167,7 @@ def test_24bit_wav_which_cannot_be_mapped_is_read_whole(tmp_path, capsys):
     _, got = scipy.io.wavfile.read(tmp_path / "deep.filtered.wav")
     ref = scipy.ndimage.uniform_filter1d(data.astype(np.float64), 5, axis=0)
     check_int_wav(got, ref, bound_for(data, np.full(5, 0.2), np.float64), dtype=np.int32)
+
 
 def test_float32_wav_stays_float32(tmp_path, capsys):
     data = RNG.uniform(-1, 1, (700, 3)).astype(np.float32)
@@ -536,6 +537,7 @@ def test_an_os_error_on_the_output_side_is_one_line_and_leaves_no_file(tmp_path,
     assert status == 2
     assert err.splitlines() == [f"gpuconv filter: error: {error}"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["x.npy"]
+
 
 def test_option_errors_from_the_parser(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.ones(10))
