@@ -268,9 +268,10 @@ class CupyLauncher:
     Constant memory is one copy per module, shared by every stream and
     thread. The copy into it and the launch are issued together under a lock,
     both on the current stream (stream-ordered, like
-    ``cudaMemcpyToSymbolAsync``), and a launch on another stream than the
-    previous one of that module first waits for the previous one's event: a
-    kernel never sees weights copied for another launch.
+    ``cudaMemcpyToSymbolAsync``), and a launch first makes its stream wait
+    for the event recorded after the module's previous launch (which orders
+    nothing new on the same stream): a kernel never sees weights copied for
+    another launch.
     """
 
     def __init__(self):
