@@ -8,6 +8,7 @@ import pytest
 
 import gpuconv
 import gpuconv.cli
+from tolerances import assert_within, direct_bound
 
 
 def gpuconv_cli(*args):
@@ -65,10 +66,16 @@ def test_demo_reference_is_the_definition():
 
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 3, 20)), rng.standard_normal((4, 3, 5)), rng.standard_normal(4)
-    xpad = np.pad(x, ((0, 0), (0, 0), (2, 2)))
-    expected = np.array([[[b[o] + np.sum(w[o] * xpad[n, :, 2 * t:2 * t + 5]) for t in range(10)]
+
+    def definition(x, w, b):
+        xpad = np.pad(x, ((0, 0), (0, 0), (2, 2)))
+        return np.array([[[b[o] + np.sum(w[o] * xpad[n, :, 2 * t:2 * t + 5]) for t in range(10)]
                           for o in range(4)] for n in range(2)])
-    np.testing.assert_allclose(demo.reference_conv(x, w, b, 2, 2), expected, rtol=1e-12, atol=1e-12)
+
+    # Two float64 sums of 3 * 5 products and a bias, in different orders.
+    scale = definition(np.abs(x), np.abs(w), np.abs(b))
+    assert_within(demo.reference_conv(x, w, b, 2, 2), definition(x, w, b),
+                  direct_bound(scale, 3 * 5 + 1, np.float64), dtype=np.float64)
 
 
 @pytest.mark.skipif(any(s.name == "cupy" and s.usable for s in gpuconv.backends.available()),

@@ -13,6 +13,7 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+import scipy.ndimage
 
 import gpuconv
 import gpuconv.dask as gd
@@ -73,9 +74,8 @@ def test_ndimage_integers_exact(name, mode):
     for origin in origins(4):
         got = getattr(gd, name)(chunked(x, (2, 3)), w, mode=mode, cval=2.5,
                                 origin=origin).compute(scheduler="threads")
-        ref = getattr(gpuconv.ndimage, name)(x, w, mode=mode, cval=2.5, origin=origin,
-                                             method="direct")
-        assert_exact(got, ref)
+        # The weights are dyadic and the samples small: every float64 sum is exact.
+        assert_exact(got, getattr(scipy.ndimage, name)(x, w, mode=mode, cval=2.5, origin=origin))
 
 
 def test_long_kernel_limit_is_reported():
@@ -83,8 +83,9 @@ def test_long_kernel_limit_is_reported():
     with pytest.raises(NotImplementedError, match="at most 4"):
         gd.convolve1d(x, np.ones(11), mode="reflect")
     # constant and nearest extensions have no limit
-    got = gd.convolve1d(x, np.ones(11), mode="nearest").compute()
-    assert np.array_equal(got, gpuconv.ndimage.convolve1d(np.arange(4.0), np.ones(11), mode="nearest"))
+    got = gd.convolve1d(x, np.ones(11), mode="nearest").compute()  # sums of small integers: exact
+    np.testing.assert_array_equal(
+        got, scipy.ndimage.convolve1d(np.arange(4.0), np.ones(11), mode="nearest"))
 
 
 def test_lazy_chunks_and_meta():
@@ -134,7 +135,7 @@ def test_gpu_kernels_run_per_chunk_emulated():
             scheduler="synchronous")
         filt = gd.convolve1d(chunked(x.astype(np.float64), (3, 6)), np.array([1.0, -2.0, 0.5]),
                              mode="wrap").compute(scheduler="synchronous")
-    assert_exact(got, gpuconv.convolve(x, v, "same", method="direct"))
+    assert_exact(got, np.stack([np.convolve(row, v, "same") for row in x]))
     assert_conv(filt, ref_func("convolve1d", "wrap", 0, 0.0), x.astype(np.float64),
                 np.array([1.0, -2.0, 0.5]), method="auto", taps=3, scale_func=scale_func(0.0))
 
@@ -165,5 +166,5 @@ def test_distributed_local_cluster(processes):
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
         got = gd.convolve(chunked(x, (2, 5)), v, "full", method="direct").compute()
         filt = gd.correlate1d(chunked(x, (2, 5)), np.array([1.0, 2.0]), mode="mirror").compute()
-    assert_exact(got, gpuconv.convolve(x, v, method="direct"))
-    assert_exact(filt, gpuconv.ndimage.correlate1d(x, np.array([1.0, 2.0]), mode="mirror"))
+    assert_exact(got, np.stack([np.convolve(row, v) for row in x]))
+    assert_exact(filt, scipy.ndimage.correlate1d(x, np.array([1.0, 2.0]), mode="mirror"))

@@ -7,17 +7,27 @@ import scipy.signal
 
 import gpuconv.ndimage as gn
 import gpuconv.signal as gs
+from tolerances import assert_within, direct_bound, fft_bound
 
 MODES = ("reflect", "constant", "nearest", "mirror", "wrap", "grid-wrap", "grid-constant",
          "grid-mirror")
 EPS64 = np.finfo(np.float64).eps
 
 
-def close(got, ref, taps):
-    """Direct sums of `taps` products of O(1) data: (taps + 2) eps of the scale."""
-    assert got.shape == ref.shape and got.dtype == ref.dtype
-    scale = max(np.max(np.abs(ref)), 1.0)
-    np.testing.assert_allclose(got, ref, rtol=0, atol=(taps + 2) * EPS64 * scale * 4)
+def filter_bound(x, weights, mode, cval=0.0, dtype=np.float64):
+    """Bound for gpuconv's correlation of the rows of ``x`` with ``weights``
+    (``auto``: the direct sum or an FFT, the looser of the two bounds) against
+    SciPy's float64 one, from tests/tolerances.py: ``S`` is the correlation of
+    the absolute values (``|cval|`` outside the row), the FFT's scale the
+    largest extended sample times ``sum |weights|``, over transforms of the
+    row extended by the kernel on both sides."""
+    n, k = x.shape[-1], len(weights)
+    scale = scipy.ndimage.correlate1d(np.abs(x).astype(np.float64), np.abs(weights), mode=mode,
+                                      cval=abs(cval))
+    direct = direct_bound(scale, k, dtype)
+    largest = np.maximum(np.max(np.abs(x), axis=-1, keepdims=True), abs(cval))
+    fft = fft_bound(largest * np.sum(np.abs(weights)), n + 2 * k, k, dtype)
+    return np.maximum(direct, fft)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -30,15 +40,18 @@ def test_gaussian_every_order_and_mode(backend, mode):
             ref = scipy.ndimage.gaussian_filter1d(x, sigma, order=order, mode=mode, cval=0.5,
                                                   **extra)
             radius = extra.get("radius", int(extra.get("truncate", 4.0) * sigma + 0.5))
-            close(got, ref, taps=2 * radius + 1)
+            weights = gn._gaussian_weights(sigma, order, radius)  # SciPy's own, exactly
+            assert_within(got, ref, filter_bound(x, weights, mode, 0.5), dtype=np.float64)
 
 
 def test_gaussian_axis_and_float32(backend):
     x = np.random.default_rng(1).standard_normal((20, 4, 3)).astype(np.float32)
     got = gn.gaussian_filter1d(x, 1.5, axis=0)
-    ref = scipy.ndimage.gaussian_filter1d(x, 1.5, axis=0)
-    assert got.dtype == np.float32
-    np.testing.assert_allclose(got, ref, rtol=0, atol=16 * np.finfo(np.float32).eps * np.abs(ref).max())
+    ref = scipy.ndimage.gaussian_filter1d(x.astype(np.float64), 1.5, axis=0)
+    weights = gn._gaussian_weights(1.5, 0, 6)
+    bound = np.moveaxis(filter_bound(np.moveaxis(x, 0, -1), weights, "reflect",
+                                     dtype=np.float32), -1, 0)
+    assert_within(got, ref, bound, dtype=np.float32)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -48,7 +61,14 @@ def test_uniform_every_size_origin_and_mode(backend, mode):
         for origin in range(-(size // 2), (size - 1) // 2 + 1):
             got = gn.uniform_filter1d(x, size, mode=mode, cval=-1.0, origin=origin)
             ref = scipy.ndimage.uniform_filter1d(x, size, mode=mode, cval=-1.0, origin=origin)
-            close(got, ref, taps=size)
+            weights = np.full(size, 1 / size)
+            bound = filter_bound(x, weights, mode, -1.0)
+            # SciPy keeps a running sum along the extended row (n + size - 1
+            # steps, each adding and removing one sample, at most size * |x|
+            # large) and divides it by size: (n + size) eps max|x| more.
+            running = (x.shape[-1] + size) * EPS64 * np.maximum(
+                np.max(np.abs(x), axis=-1, keepdims=True), 1.0)  # 1.0: |cval|
+            assert_within(got, ref, bound + running, dtype=np.float64)
 
 
 def test_uniform_integers_with_dyadic_sizes_are_exact(backend):
@@ -63,6 +83,24 @@ SAVGOL_CASES = [(5, 2, 0), (7, 3, 1), (9, 4, 2), (11, 2, 0), (4, 2, 0), (3, 0, 0
                 (40, 5, 1)]
 
 
+def savgol_bound(x, window, order, deriv, delta, mode, cval=0.0):
+    """`filter_bound` for the Savitzky-Golay coefficients (both libraries take
+    them from ``scipy.signal.savgol_coeffs``); ``'interp'`` filters the
+    inside with a zero boundary and refits each edge: SciPy with ``polyfit``
+    on positions ``0 … window - 1``, whose error grows with that Vandermonde
+    matrix's condition number, times the largest fitted value."""
+    coeffs = scipy.signal.savgol_coeffs(window, order, deriv=deriv, delta=delta)
+    weights = coeffs[::-1]  # savgol_filter convolves with them
+    bound = filter_bound(x, weights, "constant" if mode == "interp" else mode, cval)
+    if mode == "interp":
+        condition = np.linalg.cond(np.vander(np.arange(window), order + 1))
+        edge_weights = max(np.sum(np.abs(scipy.signal.savgol_coeffs(
+            window, order, deriv=deriv, delta=delta, pos=p, use="dot"))) for p in range(window))
+        largest = np.max(np.abs(x), axis=-1, keepdims=True) * edge_weights
+        bound = bound + EPS64 * condition * largest
+    return bound
+
+
 @pytest.mark.parametrize("mode", ["interp", "mirror", "constant", "nearest", "wrap"])
 def test_savgol_every_mode(backend, mode):
     x = np.random.default_rng(4).standard_normal((3, 40))
@@ -70,24 +108,21 @@ def test_savgol_every_mode(backend, mode):
         got = gs.savgol_filter(x, window, order, deriv=deriv, delta=0.5, mode=mode, cval=0.2)
         ref = scipy.signal.savgol_filter(x, window, order, deriv=deriv, delta=0.5, mode=mode,
                                          cval=0.2)
-        assert got.shape == ref.shape and got.dtype == ref.dtype
-        scale = np.abs(ref).max()
-        tolerance = (window + 2) * EPS64 * scale * 4
-        if mode == "interp":  # SciPy's edge fit: polyfit on 0..window-1 (see the docstring)
-            tolerance += EPS64 * np.linalg.cond(np.vander(np.arange(window), order + 1)) * scale
-        np.testing.assert_allclose(got, ref, rtol=0, atol=tolerance)
+        assert_within(got, ref, savgol_bound(x, window, order, deriv, 0.5, mode, 0.2),
+                      dtype=np.float64)
 
 
 def test_savgol_axis_dtypes_and_inputs(backend):
     x = np.random.default_rng(5).standard_normal((30, 2))
-    np.testing.assert_allclose(gs.savgol_filter(x, 7, 2, axis=0),
-                               scipy.signal.savgol_filter(x, 7, 2, axis=0), rtol=0, atol=1e-12)
+    bound = savgol_bound(x.T, 7, 2, 0, 1.0, "interp").T
+    assert_within(gs.savgol_filter(x, 7, 2, axis=0), scipy.signal.savgol_filter(x, 7, 2, axis=0),
+                  bound, dtype=np.float64)
     assert gs.savgol_filter(np.float32([1, 2, 3, 4, 5]), 3, 1).dtype == np.float32
     ints = np.array([2, 2, 5, 2, 1, 0, 1, 4, 9])
     before = ints.copy()
     got = gs.savgol_filter(ints, 5, 2)
-    assert got.dtype == np.float64
-    np.testing.assert_allclose(got, scipy.signal.savgol_filter(ints, 5, 2), rtol=0, atol=1e-13)
+    assert_within(got, scipy.signal.savgol_filter(ints, 5, 2),
+                  savgol_bound(ints[None], 5, 2, 0, 1.0, "interp")[0], dtype=np.float64)
     np.testing.assert_array_equal(ints, before)
 
 

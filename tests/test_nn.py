@@ -10,6 +10,7 @@ no code with gpuconv. Bounds follow `tolerances.direct_bound`: one output sums
 from __future__ import annotations
 
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -114,7 +115,7 @@ def seeded_configs(count, seed):
 @pytest.mark.parametrize("sizes, options", list(seeded_configs(80, seed=1)))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_conv1d_matches_numpy_reference(sizes, options, dtype):
-    rng = np.random.default_rng(hash(str(sizes)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(str(sizes).encode()))  # hash() is salted per process
     x, w, b = random_case(rng, dtype, **sizes)
     got = nn.conv1d(x, w, b, **options)
     check_conv(got, x, w, b, dtype, **options)
