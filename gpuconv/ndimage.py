@@ -46,7 +46,8 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap', 'grid-constant', \
 'grid-mirror', 'grid-wrap'}, optional
         How the signal extends past its ends (``'grid-*'`` are SciPy's
-        synonyms). Kernels longer than the signal extend periodically.
+        synonyms). Kernels longer than the signal are handled as SciPy does
+        (the mode's extension repeated as far as needed).
     cval : scalar, optional
         Fill value for ``'constant'``. Default 0.
     origin : int, optional
@@ -63,9 +64,13 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     Raises
     ------
     NdimageArgumentError
-        Empty or non-1-D weights, unknown mode (also a `RuntimeError`, as SciPy).
+        Empty or non-1-D weights, unknown mode (also a `RuntimeError`, as
+        SciPy), a real `output` array for complex input or weights.
     ValueError
-        `origin` or `axis` out of range, an `output` of the wrong shape.
+        `origin` or `axis` out of range, an `output` of the wrong shape, an
+        unknown `method`, 0-d input.
+    TypeError
+        A non-integer `origin`.
 
     See Also
     --------
@@ -123,7 +128,10 @@ def check_mode_and_weights(mode, weights) -> None:
         raise NdimageArgumentError(f"weights must be a non-empty 1-D array, got shape {weights.shape}")
 
 
-def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, correlate):
+def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, correlate,
+              divisor=1):
+    """`convolve1d`/`correlate1d`, the result divided by ``divisor`` (in the
+    working dtype) before the cast to the output dtype."""
     check_choice(method, ("auto", "direct", "fft", "oa"), "method")
     backend, xp, (x, weights), restore = _front.prepare(input=input, weights=weights)
     check_mode_and_weights(mode, weights)
@@ -159,6 +167,8 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
         request = Request(rows=rows.x.shape[0], n=n, k=k, kernel_rows=1, start=start,
                           out_len=n, boundary=BOUNDARIES[mode], cval=cval)
         out = execute(backend, rows.x, xp.astype(rows.w, work), request, method, work)
+        if divisor != 1:
+            out = out / divisor
         result = _cast(xp, _front.from_rows(xp, out, rows), out_dtype)
 
     if _is_array(output):
@@ -217,8 +227,10 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
                      *, method="auto"):
     """Moving average along one axis, as ``scipy.ndimage.uniform_filter1d``.
 
-    `correlate1d` with ``size`` weights of ``1 / size``, so it runs on either
-    device and honours every boundary mode.
+    The sum of each window (`correlate1d` with ``size`` weights of 1) divided
+    by ``size``, so it runs on either device and honours every boundary mode.
+    For integer input the sums are exact (below 2**53) and the division is
+    rounded once, so a mean that is a whole number comes out exactly.
 
     Parameters
     ----------
@@ -238,9 +250,10 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
 
     Notes
     -----
-    SciPy keeps a running sum; this sums each window afresh, so floating
-    results may differ from SciPy's in the last bits (and integer results by
-    one where a mean lands within rounding of a whole number).
+    SciPy keeps a running sum and divides it by ``size`` for each output;
+    this sums each window afresh. Integer input gives the same exact sums
+    either way, so integer results equal SciPy's; floating results may
+    differ from SciPy's in the last bits.
 
     Examples
     --------
@@ -252,8 +265,8 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
     size = operator.index(size)
     if size < 1:
         raise ValueError(f"size must be at least 1, got {size}")
-    weights = np.full(size, 1.0 / size)
-    return correlate1d(input, weights, axis, output, mode, cval, origin, method=method)
+    return _filter1d(input, np.ones(size), axis, output, mode, cval, origin, method,
+                     correlate=True, divisor=size)
 
 
 def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect", cval=0.0,

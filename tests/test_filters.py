@@ -71,9 +71,13 @@ def test_uniform_every_size_origin_and_mode(backend, mode):
             assert_within(got, ref, bound + running, dtype=np.float64)
 
 
-def test_uniform_integers_with_dyadic_sizes_are_exact(backend):
+def test_uniform_integers_equal_scipy(backend):
+    """Both divide an exact window sum by ``size`` once, so the truncated means
+    agree, whole ones included (weights of ``1 / size`` made a mean of 2 come
+    out as 1.9999999999999998, truncated to 1)."""
     x = np.random.default_rng(3).integers(-100, 100, (3, 40)).astype(np.int32)
-    for size in (1, 2, 4, 8):  # 1/size is exact in binary: no rounding to disagree on
+    assert np.array_equal(gn.uniform_filter1d(np.arange(10), 3), [0, 1, 2, 3, 4, 5, 6, 7, 8, 8])
+    for size in (1, 2, 3, 4, 5, 7, 8, 10):
         got = gn.uniform_filter1d(x, size)
         np.testing.assert_array_equal(got, scipy.ndimage.uniform_filter1d(x, size))
         assert got.dtype == np.int32
