@@ -23,7 +23,8 @@ import numpy as np
 from dask.array.utils import meta_from_array
 
 from . import _convolve, ndimage
-from ._plan import BOUNDARIES, extension, ndimage_window, normalize_axis, numpy_mode, numpy_window
+from ._plan import (BOUNDARIES, check_choice, extension, ndimage_window, normalize_axis,
+                    numpy_mode, numpy_window)
 
 __all__ = ["convolve", "convolve1d", "correlate", "correlate1d"]
 
@@ -157,6 +158,7 @@ def correlate1d(x, weights, axis=-1, mode="reflect", cval=0.0, origin=0):
 
 
 def _linear(x, v, mode, axis, method, *, correlate):
+    check_choice(method, ("auto", "direct", "fft", "oa"), "method")  # now, not at compute()
     v = np.asarray(v)
     if v.ndim != 1 or v.size == 0 or x.size == 0:
         raise ValueError(f"x must be non-empty and v a non-empty 1-D array, got shapes "
@@ -179,7 +181,8 @@ def _filter1d(x, weights, axis, mode, cval, origin, *, correlate):
     axis = normalize_axis(axis, x.ndim)
     n, k = x.shape[axis], weights.shape[0]
     # The in-memory call on a tiny array gives the output dtype and checks origin.
-    dtype = ndimage.convolve1d(np.zeros(1, x.dtype), weights, mode="constant").dtype
+    dtype = ndimage.convolve1d(np.zeros(1, x.dtype), weights, mode="constant",
+                               origin=origin).dtype
     start = ndimage_window(k, origin, correlate=correlate)
     if n == 0:
         return x.astype(dtype)

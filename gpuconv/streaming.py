@@ -69,10 +69,10 @@ class StreamingConvolver:
     Raises
     ------
     ValueError
-        Empty kernel, kernel of the wrong shape for `channels`, unknown
-        `device` or `method`.
+        Empty kernel, kernel of the wrong shape for `channels`, `channels`
+        not a positive integer, unknown `device` or `method`.
     TypeError
-        Non-numeric kernel dtype.
+        Non-numeric kernel dtype or `dtype`.
     RuntimeError
         ``device='cuda'`` where no GPU is usable; the message says why.
 
@@ -145,6 +145,10 @@ class StreamingConvolver:
                              f"got {tuple(kernel.shape)}")
         if kernel.shape[-1] == 0:
             raise ValueError("kernel cannot be empty")
+        if dtype is not None and not (np.issubdtype(dtype, np.number)
+                                      or np.dtype(dtype) == np.bool_):
+            raise TypeError(f"dtype must be a boolean, integer, floating or complex dtype, "
+                            f"got {np.dtype(dtype)}")
         self.channels = channels
         self._kernel = xp.reshape(kernel, (-1, kernel.shape[-1]))
         self._given_dtype = None if dtype is None else xp.result_type(np.dtype(dtype),

@@ -88,6 +88,17 @@ def test_long_kernel_limit_is_reported():
         got, scipy.ndimage.convolve1d(np.arange(4.0), np.ones(11), mode="nearest"))
 
 
+
+def test_bad_arguments_raise_when_the_graph_is_built():
+    """Not at ``compute()``: the same errors as the in-memory functions."""
+    x = chunked(np.arange(10.0), 5)
+    with pytest.raises(ValueError, match="acceptable method flags .* got 'bad'"):
+        gd.convolve(x, [1.0, 2.0], method="bad")
+    with pytest.raises(TypeError, match="origin must be an integer, got 0.5"):
+        gd.convolve1d(x, [1.0, 2.0, 3.0], origin=0.5)
+    with pytest.raises(ValueError, match="origin 2 is out of range"):
+        gd.correlate1d(x, [1.0, 2.0, 3.0], origin=2)
+
 def test_lazy_chunks_and_meta():
     x = chunked(np.arange(20.0).reshape(2, 10), (1, 3))
     out = gd.convolve(x, np.ones(4), "same")

@@ -206,6 +206,7 @@ def test_inputs_are_not_modified(backend):
     (dict(kernel=[1], device="gpu"), ValueError, "acceptable device flags"),
     (dict(kernel=[1], method="fast"), ValueError, "acceptable method flags"),
     (dict(kernel=["a"]), TypeError, "kernel must have"),
+    (dict(kernel=[1], dtype="U3"), TypeError, "dtype must be a boolean, .* got <U3"),
 ])
 def test_bad_construction(kwargs, error, match):
     with pytest.raises(error, match=match):
