@@ -32,8 +32,9 @@ class Config:
         Worker threads for scipy.fft and the Numba kernels (default: the
         ``GPUCONV_NUM_THREADS`` or ``NUMBA_NUM_THREADS`` environment variable,
         else the CPUs this process may run on). A call uses
-        `effective_threads`: no more than Numba's pool holds
-        (``NUMBA_NUM_THREADS``) and than threadpoolctl's limits allow.
+        `effective_threads`, within threadpoolctl's limits; the Numba kernels
+        are further capped at the pool Numba started with
+        (``NUMBA_NUM_THREADS``).
     max_workspace_bytes : int or None
         Cap on the temporaries one call holds at a time (FFT spectra, padded
         rows); batches are processed in slabs of rows under it, with results

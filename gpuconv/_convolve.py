@@ -57,12 +57,14 @@ def convolve(a, v, mode="full", *, axis=-1, method="auto"):
 
     Notes
     -----
-    Integer results wrap like NumPy's (exact accumulation in 64 bits, then
-    the cast). Floating results of ``'fft'``/``'oa'`` differ from the direct
-    sum by rounding (relative to the largest output, about ``eps *
-    log2(n)``), and a NaN or Inf anywhere in a row spreads to every output of
-    that row, as with `scipy.signal.fftconvolve`. ``'auto'`` may choose FFT
-    for floating inputs.
+    Integer results of ``'direct'`` (which ``'auto'`` always picks for them)
+    wrap like NumPy's: exact accumulation in 64 bits, then the cast;
+    ``'fft'``/``'oa'`` compute integers in float64 and round. Floating
+    results of ``'fft'``/``'oa'`` differ from the direct sum by rounding
+    (relative to the largest output, about ``eps * log2(n)``), and a NaN or
+    Inf spreads to every output of its row with ``'fft'`` (as with
+    `scipy.signal.fftconvolve`), to the outputs of the blocks that read it
+    with ``'oa'``. ``'auto'`` may choose FFT for floating inputs.
 
     Examples
     --------
@@ -158,7 +160,8 @@ def circular_convolve(a, v, n=None, *, axis=-1, method="auto"):
 
     See Also
     --------
-    convolve, gpuconv.ndimage.convolve1d : ``mode='wrap'`` is the periodic case.
+    convolve, gpuconv.ndimage.convolve1d : ``mode='wrap'`` is the periodic case,
+        centred: the same values rolled by ``(len(v) - 1) // 2``.
 
     Examples
     --------

@@ -56,7 +56,7 @@ def convolve(in1, in2, mode="full", method="auto"):
     Raises
     ------
     NotImplementedError
-        A kernel longer than 1 along more than one axis.
+        More than one axis along which both inputs are longer than 1.
     ValueError
         Unequal dimensionality, empty inputs, unknown mode or method, a
         ``'valid'`` call where neither input is the larger everywhere.
@@ -82,8 +82,9 @@ def convolve(in1, in2, mode="full", method="auto"):
 def correlate(in1, in2, mode="full", method="auto"):
     """Cross-correlate two arrays along one axis, as ``scipy.signal.correlate``.
 
-    ``z[k] = sum_l in1[l + k - K] * conj(in2[l])`` with SciPy's ``'full'``,
-    ``'valid'`` and ``'same'`` windows; arguments as in `convolve`.
+    ``z[k] = sum_l in1[l + k - K] * conj(in2[l])``, ``K = in2.shape[axis] - 1``,
+    with SciPy's ``'full'``, ``'valid'`` and ``'same'`` windows; arguments as
+    in `convolve`.
 
     Returns
     -------

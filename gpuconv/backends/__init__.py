@@ -24,7 +24,8 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["BackendStatus", "NAMES", "available", "get_backend", "kernels_dir", "use_backend"]
+__all__ = ["BackendStatus", "NAMES", "available", "default_device", "get_backend", "kernels_dir",
+           "use_backend"]
 
 NAMES = ("numpy", "cupy")
 
@@ -123,7 +124,10 @@ def get_backend(x=None):
 
 
 def default_device() -> str:
-    """``'cuda'`` when the CuPy backend is usable, else ``'cpu'`` (``device='auto'``)."""
+    """What ``device='auto'`` means: ``'cuda'`` where `use_backend` or
+    ``GPUCONV_BACKEND`` selects ``'cupy'`` (whether or not it is usable: using
+    it then raises the reason) or, with neither set, where CuPy is usable;
+    else ``'cpu'``."""
     name = _requested()
     if name is not None:
         return "cuda" if name == "cupy" else "cpu"

@@ -136,7 +136,8 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padd
     Returns
     -------
     out : array
-        (N, C_out, L_out) (or (N, L_out, C_out)), `x`'s dtype and array type,
+        (N, C_out, L_out) (or (N, L_out, C_out); no N for an unbatched input),
+        `x`'s dtype and array type,
         ``L_out = (L + left + right - dilation * (K - 1) - 1) // stride + 1``.
 
     Raises
@@ -343,14 +344,16 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     Returns
     -------
     out : array
-        (N, C, L_out), `x`'s dtype and array type. NaN in a window gives NaN.
+        (N, C, L_out) ((N, L_out, C) with `channels_last`; (C, L_out) for an
+        unbatched input), `x`'s dtype and array type. NaN in a window gives NaN.
 
     Raises
     ------
     ValueError
-        Padding over half the window, a window that does not fit, wrong rank.
+        Sizes below 1, negative padding or padding over half the window, a
+        window that does not fit, wrong rank.
     TypeError
-        A non-floating dtype.
+        A non-floating dtype, sizes that are not integers.
 
     See Also
     --------
@@ -386,13 +389,13 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     count_include_pad : bool, optional
         Divide by the whole window, padding included (PyTorch's default), or
         only by the samples of the input it covers. A window that overhangs
-        the padding (``ceil_mode``) is divided by the part inside the padded
-        input either way, as PyTorch does.
+        the right padding (``ceil_mode``) never counts the part past it, as
+        PyTorch does.
 
     Returns
     -------
     out : array
-        (N, C, L_out), `x`'s dtype and array type.
+        As in `max_pool1d`.
 
     Raises
     ------

@@ -144,6 +144,8 @@ class Conv1d(Layer):
     ------
     ValueError
         Sizes < 1, `groups` that does not divide the channels, bad padding.
+    TypeError
+        Sizes that are not integers, a `dtype` other than float32/float64.
     RuntimeError
         ``device='cuda'`` where no GPU is usable (the message says why).
 
@@ -449,7 +451,7 @@ class Sequential(Layer):
     ValueError
         Layers that do not fit together (the message names both).
     TypeError
-        Something that is not a layer.
+        Something that is not a layer, or a nested `Sequential`.
 
     Examples
     --------
