@@ -130,8 +130,10 @@ def check_mode_and_weights(mode, weights) -> None:
 
 def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, correlate,
               divisor=1):
-    """`convolve1d`/`correlate1d`, the result divided by ``divisor`` (in the
-    working dtype) before the cast to the output dtype."""
+    """`convolve1d`/`correlate1d` with the weights divided by ``divisor``:
+    for integer input the exact sums are divided once, after the arithmetic
+    (a mean that is a whole number stays whole when truncated); for floating
+    input the division is folded into the weights (no extra pass)."""
     check_choice(method, ("auto", "direct", "fft", "oa"), "method")
     backend, xp, (x, weights), restore = _front.prepare(input=input, weights=weights)
     check_mode_and_weights(mode, weights)
@@ -154,6 +156,7 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
     if xp.isdtype(x.dtype, ("real floating", "complex floating")):
         work = xp.result_type(x.dtype, xp.complex64) if complex_work else x.dtype
         work = xp.float32 if work == xp.float16 else work
+        weights, divisor = weights / divisor, 1
     else:  # integers and booleans: float64 arithmetic, truncated at the end (SciPy)
         work = xp.complex128 if complex_work else xp.float64
         # Truncation turns FFT rounding (2.9999999 for 3) into an off-by-one.
@@ -227,10 +230,10 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
                      *, method="auto"):
     """Moving average along one axis, as ``scipy.ndimage.uniform_filter1d``.
 
-    The sum of each window (`correlate1d` with ``size`` weights of 1) divided
-    by ``size``, so it runs on either device and honours every boundary mode.
-    For integer input the sums are exact (below 2**53) and the division is
-    rounded once, so a mean that is a whole number comes out exactly.
+    `correlate1d` with ``size`` weights of ``1 / size``, so it runs on either
+    device and honours every boundary mode. For integer input each window's
+    exact sum (below 2**53) is divided by ``size`` instead, as SciPy does, so
+    a mean that is a whole number is not truncated one low.
 
     Parameters
     ----------
