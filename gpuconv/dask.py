@@ -18,9 +18,13 @@ it finishes any row; store groups of rows in turn to keep the peak bounded
 
 from __future__ import annotations
 
-import dask.array as da
 import numpy as np
-from dask.array.utils import meta_from_array
+
+try:
+    import dask.array as da
+    from dask.array.utils import meta_from_array
+except ImportError as error:  # an optional extra: say which
+    raise ImportError(f"gpuconv.dask needs Dask: pip install 'gpuconv[dask]' ({error})") from error
 
 from . import _convolve, ndimage
 from ._plan import (BOUNDARIES, check_choice, extension, ndimage_window, normalize_axis,

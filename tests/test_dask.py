@@ -8,6 +8,8 @@ integers exact, floats within the bounds of `tolerances`. Dask is in the
 
 from __future__ import annotations
 
+import subprocess
+import sys
 
 import dask
 import dask.array as da
@@ -98,6 +100,15 @@ def test_bad_arguments_raise_when_the_graph_is_built():
         gd.convolve1d(x, [1.0, 2.0, 3.0], origin=0.5)
     with pytest.raises(ValueError, match="origin 2 is out of range"):
         gd.correlate1d(x, [1.0, 2.0, 3.0], origin=2)
+
+
+def test_without_dask_the_import_says_which_extra():
+    probe = "import sys; sys.modules['dask'] = None; import gpuconv.dask"  # as if not installed
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert "ImportError: gpuconv.dask needs Dask: pip install 'gpuconv[dask]'" in done.stderr
+
 
 def test_lazy_chunks_and_meta():
     x = chunked(np.arange(20.0).reshape(2, 10), (1, 3))
