@@ -299,14 +299,14 @@ def estimate(backend, request: Request, dtype_name: str) -> dict[str, float]:
 
 #: On the CPU an FFT method is chosen over the direct sum only when its
 #: estimate is lower by more than this factor. The direct kernel allocates
-#: nothing but its output, and the model fits it closest (calibration
-#: misfits 0.00-0.14, against 0.03-0.49 for the transforms); an FFT
-#: method's temporaries are page-faulted in again on every call or not,
-#: depending on what the process freed before: 1.7-2.7x the time of the
-#: same call (``python -m benchmarks.heap_trim``). Larger margins gave
-#: one-row cases that the FFT wins to the direct sum (``python -m
-#: benchmarks.direct_margin``; docs/performance.md, "A margin for the
-#: direct sum").
+#: nothing but its output (and a few KiB of scratch), and the model fits it
+#: closest (calibration misfits 0.00-0.14, against 0.03-0.49 for the
+#: transforms); an FFT method's temporaries are page-faulted in again on
+#: every call or not, depending on what the process freed before: 1.7-2.7x
+#: the time of the same call (``python -m benchmarks.heap_trim``). Larger
+#: margins gave one-row cases that the FFT wins to the direct sum
+#: (``python -m benchmarks.direct_margin``; docs/performance.md, "A margin
+#: for the direct sum").
 DIRECT_MARGIN = 1.1
 
 
