@@ -27,6 +27,13 @@ class Prepared(NamedTuple):
     restore: Callable  # result array -> the caller's array type
 
 
+def check_numeric(xp, dtype, what: str) -> None:
+    """``TypeError`` unless ``dtype`` is boolean or numeric, the dtypes every
+    front computes with; the message starts with ``what`` ("x must have")."""
+    if not (xp.isdtype(dtype, "numeric") or dtype == xp.bool):
+        raise TypeError(f"{what} a boolean, integer, floating or complex dtype, got {dtype}")
+
+
 def prepare(**named) -> Prepared:
     """Resolve the inputs' library, check their dtypes, move them to the backend.
 
@@ -55,9 +62,7 @@ def prepare(**named) -> Prepared:
     arrays = []
     for name, value in named.items():
         array = backend.asarray(value)
-        if not (backend.xp.isdtype(array.dtype, "numeric") or array.dtype == backend.xp.bool):
-            raise TypeError(f"{name} must have a boolean, integer, floating or complex dtype, "
-                            f"got {array.dtype}")
+        check_numeric(backend.xp, array.dtype, f"{name} must have")
         arrays.append(array)
 
     if first is None:  # lists and scalars are host data: results come back as NumPy

@@ -156,7 +156,8 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
     if xp.isdtype(x.dtype, ("real floating", "complex floating")):
         work = xp.result_type(x.dtype, xp.complex64) if complex_work else x.dtype
         work = xp.float32 if work == xp.float16 else work
-        weights, divisor = weights / divisor, 1
+        if divisor != 1:  # convolve1d/correlate1d: no division at all
+            weights, divisor = weights / divisor, 1
     else:  # integers and booleans: float64 arithmetic, truncated at the end (SciPy)
         work = xp.complex128 if complex_work else xp.float64
         # Truncation turns FFT rounding (2.9999999 for 3) into an off-by-one.

@@ -28,7 +28,7 @@ from __future__ import annotations
 import array_api_compat
 import numpy as np
 
-from . import backends
+from . import _front, backends
 from ._algorithms import compute_dtype, dtype_name, execute
 from ._algorithms.choose import choose_method, estimate
 from ._algorithms.fft import transforms
@@ -136,19 +136,15 @@ class StreamingConvolver:
         self._backend = _backend_for(self.device)
         xp = self._backend.xp
         kernel = xp.asarray(self._backend.asarray(kernel), copy=True)
-        if not (xp.isdtype(kernel.dtype, "numeric") or kernel.dtype == xp.bool):
-            raise TypeError(f"kernel must have a boolean, integer, floating or complex dtype, "
-                            f"got {kernel.dtype}")
+        _front.check_numeric(xp, kernel.dtype, "kernel must have")
         shapes = "(K,)" if channels is None else f"(K,) or ({channels}, K)"
         if kernel.ndim not in (1, 2) or (kernel.ndim == 2 and kernel.shape[0] != channels):
             raise ValueError(f"kernel must have shape {shapes} for channels={channels}, "
                              f"got {tuple(kernel.shape)}")
         if kernel.shape[-1] == 0:
             raise ValueError("kernel cannot be empty")
-        if dtype is not None and not (np.issubdtype(dtype, np.number)
-                                      or np.dtype(dtype) == np.bool_):
-            raise TypeError(f"dtype must be a boolean, integer, floating or complex dtype, "
-                            f"got {np.dtype(dtype)}")
+        if dtype is not None:
+            _front.check_numeric(np, np.dtype(dtype), "dtype must be")
         self.channels = channels
         self._kernel = xp.reshape(kernel, (-1, kernel.shape[-1]))
         self._given_dtype = None if dtype is None else xp.result_type(np.dtype(dtype),
@@ -205,9 +201,7 @@ class StreamingConvolver:
         self._check_open("process")
         xp = self._backend.xp
         chunk = self._backend.asarray(chunk)
-        if not (xp.isdtype(chunk.dtype, "numeric") or chunk.dtype == xp.bool):
-            raise TypeError(f"chunk must have a boolean, integer, floating or complex dtype, "
-                            f"got {chunk.dtype}")
+        _front.check_numeric(xp, chunk.dtype, "chunk must have")
         if self.channels is None and chunk.ndim != 1:
             raise ValueError(f"chunk must be 1-D (channels=None), got shape {tuple(chunk.shape)}")
         if self.channels is not None and (chunk.ndim != 2 or chunk.shape[0] != self.channels):
