@@ -17,6 +17,7 @@ import cupyx.scipy.fft as cufft
 from .._algorithms.choose import figures_from_attributes
 from .._config import config
 from ._launch import CudaDirect, CupyLauncher
+from .numpy_backend import native_byte_order
 
 #: Share of free device memory one call's temporaries may take: the device
 #: is not shared with the OS, but the output and the caller's arrays are there.
@@ -51,7 +52,7 @@ class CupyBackend:
             device_type = None
         if device_type == 2:  # kDLCUDA
             return cupy.from_dlpack(x)
-        return cupy.asarray(np.asarray(x))
+        return cupy.asarray(native_byte_order(np.asarray(x)))
 
     def rfft(self, x, n):
         return cufft.rfft(x, n, axis=-1)

@@ -133,6 +133,13 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
+def native_byte_order(array: np.ndarray) -> np.ndarray:
+    """``array``, or a copy in the machine's byte order when it is not
+    (``'>f8'`` read from a file): the kernels compute in native order, and
+    results come back in it, as NumPy's and SciPy's do."""
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
 class NumpyBackend:
     """Computes on NumPy arrays on the CPU."""
 
@@ -146,7 +153,7 @@ class NumpyBackend:
         """``x`` as a NumPy array: copied off a GPU if it lives there, shared
         through DLPack if another library holds it in host memory."""
         if array_api_compat.is_numpy_array(x) or not array_api_compat.is_array_api_obj(x):
-            return np.asarray(x)
+            return native_byte_order(np.asarray(x))
         if hasattr(x, "get"):  # CuPy
             return x.get()
         try:
