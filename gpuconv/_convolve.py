@@ -64,7 +64,8 @@ def convolve(a, v, mode="full", *, axis=-1, method="auto"):
     (relative to the largest output, about ``eps * log2(n)``), and a NaN or
     Inf spreads to every output of its row with ``'fft'`` (as with
     `scipy.signal.fftconvolve`), to the outputs of the blocks that read it
-    with ``'oa'``. ``'auto'`` may choose FFT for floating inputs.
+    with ``'oa'``. ``'auto'`` may choose FFT for floating inputs, but takes
+    the direct sum when `a` or `v` holds a NaN or Inf.
 
     Examples
     --------

@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 import gpuconv
+from gpuconv._algorithms import choose_method
+from gpuconv._plan import Request
 from tolerances import assert_conv, assert_exact
 
 MODES = ("full", "same", "valid")
@@ -285,6 +287,40 @@ def test_direct_nan_stays_local_like_numpy(backend):
     ref = np.convolve(a, v)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
     np.testing.assert_array_equal(got[~np.isnan(ref)], ref[~np.isnan(ref)])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_direct_inf_weights_like_numpy(backend, mode):
+    """No product with a sample past the ends, as in ``numpy.convolve``: an
+    Inf weight there would make NaN. Small integers: every sum is exact."""
+    rng = np.random.default_rng(10)
+    for n, k in [(3, 8), (40, 8), (5000, 301)]:
+        a = rng.integers(-3, 4, (2, n)).astype(np.float64)
+        v = rng.integers(-3, 4, k).astype(np.float64)
+        v[[1, -2]] = np.inf, -np.inf
+        got = gpuconv.convolve(a, v, mode, method="direct")
+        for row in range(2):
+            np.testing.assert_array_equal(got[row], np.convolve(a[row], v, mode))
+
+
+@pytest.mark.parametrize("where", ["NaN in a", "Inf in a", "Inf in v"])
+def test_auto_keeps_nan_and_inf_local_like_numpy(backend, where):
+    """Where the cost model prefers a transform, which would spread a NaN or
+    Inf over its row, `auto` takes the direct sum for such inputs."""
+    rng = np.random.default_rng(9)
+    a, v = rng.standard_normal((2, 20000)), rng.standard_normal(1001)
+    request = Request(rows=2, n=20000, k=1001, kernel_rows=1, start=0, out_len=21000)
+    assert choose_method(gpuconv.get_backend(), request, "float64") != "direct"
+    if where == "Inf in v":
+        v[500] = np.inf
+    else:
+        a[1, 7000] = np.nan if where == "NaN in a" else -np.inf
+    got = gpuconv.convolve(a, v)
+    np.testing.assert_array_equal(got, gpuconv.convolve(a, v, method="direct"))
+    for row in range(2):
+        ref = np.convolve(a[row], v)
+        np.testing.assert_array_equal(np.isnan(got[row]), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(got[row]), np.isinf(ref))
 
 
 # --------------------------------------------------------------------------

@@ -11,7 +11,8 @@ unlike ``cupy.convolve``, which always takes FFT for floats, a short kernel
 stays direct. Integer and boolean inputs always go direct, so their
 results stay exact; for floats the choice changes only the rounding error
 (direct: about ``eps * sqrt(k)`` relative to ``sum |w| |x|``; FFT: about
-``eps * log2(nfft)`` relative to the largest output), never the answer class.
+``eps * log2(nfft)`` relative to the largest output), never the answer class:
+`gpuconv._algorithms.execute` sends input holding a NaN or Inf direct.
 """
 
 from __future__ import annotations

@@ -254,7 +254,38 @@ class CudaDirect:
             for launch in direct_launches(x, w, out, cval, request.start, request.boundary,
                                           stride, dilation):
                 self.launcher(launch)
+            if request.boundary == "zero" and not bool(xp.all(xp.isfinite(w))):
+                _skip_missing_at_the_ends(xp, x, w, out, request.start, stride, dilation)
         return out
+
+
+def _skip_missing_at_the_ends(xp, x, w, out, start: int, stride: int, dilation: int) -> None:
+    """Recompute the outputs whose taps reach past a row's ends, forming no
+    product with a missing sample, as ``numpy.convolve`` does.
+
+    The kernel multiplies the zeros it stages there, which adds nothing
+    unless a weight is Inf or NaN (``Inf * 0`` is NaN). At most ``k - 1``
+    outputs at each end; a tap at a time, in the kernel's order, so the
+    slow path is taken only for such weights.
+    """
+    n, k, out_len = x.shape[1], w.shape[1], out.shape[1]
+    def first_output_at_or_past(sample):  # smallest t with start + t * stride >= sample
+        return min(out_len, max(0, -(-(sample - start) // stride)))
+    left = first_output_at_or_past((k - 1) * dilation)  # t < left reads a sample below 0
+    right = max(left, first_output_at_or_past(n))  # t >= right reads one past n - 1
+    for lo, hi in ((0, left), (right, out_len)):
+        if lo == hi:
+            continue
+        sums = xp.zeros((out.shape[0], hi - lo), dtype=out.dtype)
+        for i in range(k):  # outputs lo <= t < hi whose sample start + t*stride - i*dilation exists
+            t_lo = max(lo, first_output_at_or_past(i * dilation))
+            t_hi = min(hi, first_output_at_or_past(n + i * dilation))
+            if t_lo < t_hi:
+                sample = start + t_lo * stride - i * dilation
+                span = x[:, sample:sample + (t_hi - t_lo - 1) * stride + 1:stride]
+                with np.errstate(invalid="ignore", over="ignore"):  # silent, as the kernel is
+                    sums[:, t_lo - lo:t_hi - lo] += w[:, i:i + 1] * span
+        out[:, lo:hi] = sums
 
 
 class CupyLauncher:

@@ -226,6 +226,30 @@ def test_stride_and_dilation(cuda_direct, dtype, stride, dilation, k):
                   stride, dilation)
 
 
+@pytest.mark.parametrize("stride, dilation, k", [(1, 1, 5), (1, 1, 40), *STRIDED[:5]])
+def test_non_finite_weights_form_no_product_past_the_ends(cuda_direct, stride, dilation, k):
+    """Zero boundary with an Inf weight: ``numpy.convolve``'s answer, which forms
+    no product with a sample past the ends (a staged zero times Inf is NaN).
+    Small integers as floats: every sum is exact, in any order."""
+    rng = np.random.default_rng(11)
+    span = (k - 1) * dilation + 1
+    for n, kernel_rows in [(3, 1), (2 * span + 5, 2), (TILE + 7, 1)]:
+        x = rng.integers(-3, 4, (2, n)).astype(np.float64)
+        w = rng.integers(-3, 4, (kernel_rows, k)).astype(np.float64)
+        w[:, k // 2] = np.inf
+        w[-1, -1] = -np.inf  # +Inf and -Inf products meet: NaN, where NumPy has it too
+        dilated = np.zeros((kernel_rows, span))
+        dilated[:, ::dilation] = w
+        for start in (0, span // 2):
+            out_len = (n + span - 1 - start - 1) // stride + 1
+            request = Request(rows=2, n=n, k=k, kernel_rows=kernel_rows, start=start,
+                              out_len=out_len)
+            got = cuda_direct(x, w, request, stride=stride, dilation=dilation)
+            ref = np.stack([np.convolve(x[r], dilated[r % kernel_rows])[start::stride][:out_len]
+                            for r in range(2)])
+            np.testing.assert_array_equal(got, ref, err_msg=f"n={n} {request}")
+
+
 def test_tiling_keeps_every_launch_inside_the_shared_budget():
     for dtype, (stride, dilation, k), constant in itertools.product(
             DTYPES, STRIDED + [(1, 1, MAX_CHUNK), (1, 1, 5000), (1000, 1000, 3)], (False, True)):
