@@ -184,8 +184,8 @@ def _filter1d(x, weights, axis, mode, cval, origin, *, correlate):
     ndimage.check_mode_and_weights(mode, weights)
     axis = normalize_axis(axis, x.ndim)
     n, k = x.shape[axis], weights.shape[0]
-    # The in-memory call on a tiny array gives the output dtype and checks origin.
-    dtype = ndimage.convolve1d(np.zeros(1, x.dtype), weights, mode="constant",
+    # The in-memory call on a tiny array gives the output dtype and checks cval and origin.
+    dtype = ndimage.convolve1d(np.zeros(1, x.dtype), weights, mode="constant", cval=cval,
                                origin=origin).dtype
     start = ndimage_window(k, origin, correlate=correlate)
     if n == 0:

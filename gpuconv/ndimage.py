@@ -49,12 +49,15 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
         synonyms). Kernels longer than the signal are handled as SciPy does
         (the mode's extension repeated as far as needed).
     cval : scalar, optional
-        Fill value for ``'constant'``. Default 0.
+        Fill value for ``'constant'``. Default 0. A number; complex only for
+        complex `input`, as in SciPy.
     origin : int, optional
         Shift of the filter's centre; ``-(len(weights) // 2) <= origin <=
         (len(weights) - 1) // 2``.
     method : {'auto', 'direct', 'fft', 'oa'}, optional
-        gpuconv's method choice (keyword only; not in SciPy).
+        gpuconv's method choice (keyword only; not in SciPy). ``'auto'``
+        takes the direct sum, SciPy's, when `input`, `weights` or `cval`
+        holds a NaN or Inf: a transform would spread it over the line.
 
     Returns
     -------
@@ -151,6 +154,7 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
     if correlate:  # correlation is convolution with reversed, conjugated weights
         weights = _front.conj_flip(xp, weights, 0)
 
+    cval = _check_cval(cval, complex_input=xp.isdtype(x.dtype, "complex floating"))
     complex_work = xp.isdtype(x.dtype, "complex floating") or xp.isdtype(weights.dtype, "complex floating")
     out_dtype = _output_dtype(xp, output, x.dtype, complex_work)
     if xp.isdtype(x.dtype, ("real floating", "complex floating")):
@@ -181,6 +185,22 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
     return restore(result)
 
 
+def _check_cval(cval, *, complex_input: bool):
+    """``cval`` as a Python number, by SciPy's rule: a number, and real
+    unless the input is complex (complex weights alone do not allow one)."""
+    if cval is None or isinstance(cval, (str, bytes)):
+        raise TypeError(f"cval must be a number, got {cval!r}")
+    try:
+        value = complex(cval)
+    except (TypeError, ValueError):
+        raise TypeError(f"cval must be a number, got {cval!r}") from None
+    if complex_input:
+        return value
+    if np.iscomplexobj(cval):
+        raise ValueError(f"cval must be real when the input is real, got {cval!r}")
+    return value.real
+
+
 def _output_dtype(xp, output, input_dtype, complex_work):
     """The output dtype by SciPy's rules (``scipy.ndimage._ni_support._get_output``).
 
@@ -193,7 +213,11 @@ def _output_dtype(xp, output, input_dtype, complex_work):
     if _is_array(output):
         dtype, given = output.dtype, "an output array"
     else:
-        dtype, given = np.dtype(output), None if not isinstance(output, str) else "a string"
+        try:
+            dtype = np.dtype(output)
+        except TypeError:
+            raise TypeError(f"output must be an array or a dtype, got {output!r}") from None
+        given = None if not isinstance(output, str) else "a string"
     if complex_work and dtype.kind != "c":
         if given is not None:
             raise NdimageArgumentError(f"output must have a complex dtype for complex input or "
@@ -211,13 +235,15 @@ def _is_array(output) -> bool:
 
 
 def _cast(xp, result, dtype):
-    """Cast to the output dtype: float to integer truncates toward zero with the
-    platform's C conversion, as SciPy's does (out-of-range values included)."""
+    """Cast to the output dtype: float to integer truncates toward zero, as
+    SciPy's C conversion does; to bool, a value that truncates to non-zero is
+    True. Out of range (undefined in C) the value goes through int64 as
+    NumPy's cast does, which may differ from SciPy's answer."""
     if xp.isdtype(dtype, ("bool", "integral")) and xp.isdtype(result.dtype, "complex floating"):
         result = xp.real(result)
     if dtype == xp.bool:  # SciPy's bool is a byte: 0.5 truncates to 0, False
         return xp.trunc(result) != 0
-    with np.errstate(invalid="ignore"):  # out of range: C's answer, as SciPy's
+    with np.errstate(invalid="ignore"):  # out of range: NumPy's answer, no warning
         if xp.isdtype(dtype, "integral") and np.dtype(dtype).itemsize < 8:
             result = xp.astype(result, xp.int64)  # C converts through a 64-bit integer
         return xp.astype(result, dtype, copy=False)  # the result is ours: no copy if it fits

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+import scipy.ndimage
 
 import gpuconv
 from gpuconv import _front
@@ -161,6 +164,32 @@ def test_ndimage_arguments(backend, name):
         func(np.float64(1.0), ONE)
     with pytest.raises(ValueError, match=r"output has shape \(4,\), expected the input's \(3,\)"):
         func(ONE, ONE, output=np.empty(4))
+    with pytest.raises(TypeError, match=r"output must be an array or a dtype, got \[0.0, 0.0, 0.0\]"):
+        func(ONE, ONE, output=[0.0] * 3)
+
+
+@pytest.mark.parametrize("name", ["convolve1d", "correlate1d", "uniform_filter1d",
+                                  "gaussian_filter1d"])
+def test_ndimage_cval_follows_scipy(backend, name):
+    """A number, complex only for complex input (SciPy refuses the rest as well)."""
+    func = getattr(gn, name)
+    second = {"uniform_filter1d": 3, "gaussian_filter1d": 1.0}.get(name, ONE)
+    for cval in (None, "1", [1.0]):
+        with pytest.raises(TypeError, match=re.escape(f"cval must be a number, got {cval!r}")):
+            func(np.ones(5), second, mode="constant", cval=cval)
+    with pytest.raises(ValueError, match=r"cval must be real when the input is real"):
+        func(np.ones(5), second, mode="constant", cval=1 + 2j)
+    if name in ("convolve1d", "correlate1d"):  # complex weights do not make the input complex
+        with pytest.raises(ValueError, match=r"cval must be real when the input is real"):
+            func(np.ones(5), ONE * 1j, mode="constant", cval=1 + 2j)
+    # scipy.ndimage's own answers for the values it accepts
+    x = np.arange(5.0)
+    np.testing.assert_allclose(func(x + 0j, second, mode="constant", cval=1 - 2j),
+                               getattr(scipy.ndimage, name)(x + 0j, second, mode="constant",
+                                                            cval=1 - 2j), rtol=1e-13)
+    np.testing.assert_allclose(func(x, second, mode="constant", cval=np.float32(2)),
+                               getattr(scipy.ndimage, name)(x, second, mode="constant", cval=2.0),
+                               rtol=1e-13)
 
 
 def test_multi_axis_names_the_supported_form(backend):
