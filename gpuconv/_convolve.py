@@ -6,7 +6,7 @@ import math
 import operator
 
 from . import _front
-from ._algorithms import execute
+from ._algorithms import compute_dtype, execute
 from ._plan import METHODS, Request, check_choice, circular_window, numpy_mode, numpy_window
 
 
@@ -186,7 +186,7 @@ def circular_convolve(a, v, n=None, *, axis=-1, method="auto"):
         raise TypeError(f"n must be an integer, got {n!r}") from None
     if n < 1:
         raise ValueError(f"n must be a positive integer, got {n}")
-    x = _fold(xp, rows.x, n)
+    x = _fold(xp, rows.x, n, compute_dtype(xp, dtype, "direct"))
     start, out_len = circular_window(n)
     request = Request(rows=x.shape[0], n=n, k=k, kernel_rows=rows.w.shape[0],
                       start=start, out_len=out_len, boundary="wrap")
@@ -194,12 +194,15 @@ def circular_convolve(a, v, n=None, *, axis=-1, method="auto"):
     return restore(_front.from_rows(xp, out, rows))
 
 
-def _fold(xp, x, n: int):
-    """Rows of ``x`` zero-padded to ``n``, or aliased onto ``n`` points if longer."""
+def _fold(xp, x, n: int, dtype):
+    """Rows of ``x`` zero-padded to ``n``, or aliased onto ``n`` points if
+    longer, the periods summed in ``dtype``: the arithmetic's, not the
+    signal's (int8 periods add up past 127, bool ones past True)."""
     rows, length = x.shape
     periods = math.ceil(length / n)
-    padded = xp.zeros((rows, periods * n), dtype=x.dtype, device=x.device)
+    padded = xp.zeros((rows, periods * n), dtype=x.dtype if periods == 1 else dtype,
+                      device=x.device)
     padded[:, :length] = x
     if periods == 1:
         return padded
-    return xp.sum(xp.reshape(padded, (rows, periods, n)), axis=1, dtype=x.dtype)
+    return xp.sum(xp.reshape(padded, (rows, periods, n)), axis=1, dtype=dtype)

@@ -350,6 +350,34 @@ def test_circular_convolve_aliasing(backend, dtype, method):
                             taps=lv * (la // n + 1), what=f"la={la} lv={lv} n={n}")
 
 
+FOLDS = {  # a's periods overflow or round when added in a's own dtype
+    ("int8", "int16"): [100, 100, 100],
+    ("int8", "float32"): [100, 100, 100],
+    ("bool", "int64"): [True, True, True],
+    ("float16", "float32"): [6e4, 6e4, 6e4],
+    ("float32", "float64"): [1, 1e-8, 1e-8],
+}
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtypes", FOLDS, ids="-".join)
+def test_circular_convolve_folds_in_the_result_dtype(backend, dtypes, method):
+    """Periods add up in ``result_type(a, v)``, as the aliased full convolution does."""
+    a, v = np.array(FOLDS[dtypes], dtypes[0]), np.array([1, 2], dtypes[1])
+    for n in (1, 2):
+        got = gpuconv.circular_convolve(a, v, n, method=method)
+        assert_conv(got, lambda x, w, n=n: aliased(x, w, n), a, v, method=method,
+                    taps=2 * (3 // n + 1), what=f"n={n}")
+
+
+def test_empty_batch_with_auto(backend):
+    """No rows: nothing for the cost model to estimate, an empty result of NumPy's length."""
+    for a, v in [(np.ones((0, 5)), np.ones(2)), (np.ones(5), np.ones((0, 3)))]:
+        for got in (gpuconv.convolve(a, v), gpuconv.correlate(a, v, "full"),
+                    gpuconv.circular_convolve(a, v)):
+            assert got.shape == (0, 5 + v.shape[-1] - 1) and got.dtype == np.float64
+
+
 def test_circular_convolve_default_period_is_linear(backend):
     a, v = np.arange(1, 8), np.array([1, -1, 2])
     assert_exact(gpuconv.circular_convolve(a, v), np.convolve(a, v))

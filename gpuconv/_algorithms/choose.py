@@ -327,7 +327,8 @@ def cpu_choice(times: dict[str, float], margin: float = DIRECT_MARGIN) -> str:
 
 
 def choose_method(backend, request: Request, dtype_name: str) -> str:
-    """The cheapest method for ``request``; ``'direct'`` for exact dtypes.
+    """The cheapest method for ``request``; ``'direct'`` for exact dtypes and
+    for a batch of no rows (nothing to estimate).
 
     On the CPU the choice is `cpu_choice`'s, which keeps the direct sum
     where an FFT method is estimated only a little faster, and it is
@@ -336,7 +337,7 @@ def choose_method(backend, request: Request, dtype_name: str) -> str:
     small call does not pay the cost model again: `cpu_estimate` takes
     longer than a short direct call's arithmetic.
     """
-    if dtype_name not in COST_DTYPES:  # integers and booleans: exact arithmetic
+    if dtype_name not in COST_DTYPES or request.rows == 0:  # exact arithmetic, or no work
         return "direct"
     if getattr(backend, "figures", None) is not None:
         times = estimate(backend, request, dtype_name)
