@@ -29,9 +29,14 @@ class Prepared(NamedTuple):
 
 def check_numeric(xp, dtype, what: str) -> None:
     """``TypeError`` unless ``dtype`` is boolean or numeric, the dtypes every
-    front computes with; the message starts with ``what`` ("x must have")."""
+    front computes with; the message starts with ``what`` ("x must have").
+    NumPy's extended precision (``longdouble``) is not one: no kernel computes in it."""
     if not (xp.isdtype(dtype, "numeric") or dtype == xp.bool):
         raise TypeError(f"{what} a boolean, integer, floating or complex dtype, got {dtype}")
+    widest = {"f": 8, "c": 16}.get(np.dtype(dtype).kind)  # float64, complex128
+    if widest and np.dtype(dtype).itemsize > widest:
+        raise TypeError(f"{what} a dtype of at most double precision, got {dtype} "
+                        f"(extended precision: cast to float64 or complex128 first)")
 
 
 def prepare(**named) -> Prepared:

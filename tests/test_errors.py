@@ -145,6 +145,20 @@ def test_circular_convolve_period(backend):
             gpuconv.circular_convolve(ONE, ONE, n)
 
 
+def test_extended_precision_is_refused(backend):
+    """No kernel computes in ``longdouble``: a TypeError, not a failure inside Numba."""
+    wide = np.ones(3, np.longdouble)
+    if wide.dtype.itemsize == 8:
+        pytest.skip("longdouble is float64 on this platform")
+    for call, name in [(lambda: gpuconv.convolve(wide, ONE), "a"),
+                       (lambda: gpuconv.convolve(ONE, wide.astype(np.clongdouble)), "v"),
+                       (lambda: gn.correlate1d(wide, ONE), "input"),
+                       (lambda: gpuconv.StreamingConvolver(wide), "kernel")]:
+        with pytest.raises(TypeError, match=f"{name} must have a dtype of at most double "
+                                            f"precision, got (float|complex)"):
+            call()
+
+
 @pytest.mark.parametrize("name", ["convolve1d", "correlate1d"])
 def test_ndimage_arguments(backend, name):
     func = getattr(gn, name)
