@@ -229,6 +229,17 @@ def test_arrays_from_two_libraries(backend, monkeypatch):
         gpuconv.convolve(np.ones(5), xp.ones(3))
 
 
+def test_torch_conjugate_and_negative_views(backend):
+    """``t.conj()`` and ``t.conj().imag`` are lazy views (a bit on the tensor)
+    that DLPack does not carry: gpuconv applies them first."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    z = torch.tensor([1 + 2j, 3 + 4j, 5 - 1j])
+    for view in (z.conj(), z.conj().imag):
+        got = gpuconv.convolve(view, np.array([1.0, 0.5]))
+        np.testing.assert_array_equal(got.numpy(), np.convolve(view.resolve_conj().resolve_neg()
+                                                               .numpy(), [1.0, 0.5]))
+
+
 def test_torch_tensors_come_back_as_torch_tensors(backend):
     torch = pytest.importorskip("torch", reason="torch is not installed")
     got = gpuconv.convolve(torch.ones(5, dtype=torch.float64), np.ones(3))

@@ -140,6 +140,15 @@ def native_byte_order(array: np.ndarray) -> np.ndarray:
     return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
 
 
+def resolve_lazy_torch_views(x):
+    """A torch tensor with its conjugation or negation applied: ``t.conj()``
+    and ``t.conj().imag`` only set a bit, which DLPack does not carry (torch
+    refuses the first and exports the second without its sign)."""
+    if array_api_compat.is_torch_array(x):
+        return x.resolve_conj().resolve_neg()
+    return x
+
+
 class NumpyBackend:
     """Computes on NumPy arrays on the CPU."""
 
@@ -156,6 +165,7 @@ class NumpyBackend:
             return native_byte_order(np.asarray(x))
         if hasattr(x, "get"):  # CuPy
             return x.get()
+        x = resolve_lazy_torch_views(x)
         try:
             return np.from_dlpack(x)
         except (BufferError, RuntimeError, TypeError):  # on a device, or read-only
