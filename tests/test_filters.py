@@ -116,6 +116,36 @@ def test_savgol_every_mode(backend, mode):
                       dtype=np.float64)
 
 
+@pytest.mark.parametrize("window, order", [(2, 1), (11, 3), (25, 10), (61, 8), (61, 12)])
+def test_savgol_interp_edges_reproduce_polynomials(backend, window, order):
+    """A polynomial of the fit's order is its own least-squares fit: the
+    'interp' edges give it, and its derivatives, back to rounding. (At (61, 8)
+    edge fits solving the plain Vandermonde system of the positions lost
+    every digit; SciPy's polyfit scales that system.)"""
+    polynomial = np.polynomial.polynomial
+    t = np.arange(80) * 0.5
+    coefficients = np.random.default_rng(order).standard_normal(order + 1)
+    x = polynomial.polyval(t, coefficients)
+    half = window // 2
+    edges = np.r_[0:half, t.size - half:t.size]
+    for deriv in range(3):
+        want = polynomial.polyval(t, polynomial.polyder(coefficients, deriv))
+        got = gs.savgol_filter(x, window, order, deriv=deriv, delta=0.5)
+        weights = np.max(np.sum(np.abs(gs._edge_fits(window, order, deriv, 0.5, range(window))),
+                                axis=1))
+        # a dot product of `window` terms, the weights themselves good to a
+        # few eps (the Legendre basis's condition number is under 5 here)
+        bound = (window + 5) * EPS64 * weights * np.max(np.abs(x))
+        assert np.max(np.abs(got - want)[edges]) <= bound, f"deriv={deriv}"
+
+
+def test_savgol_window_of_one_is_the_identity(backend):
+    x = np.random.default_rng(6).standard_normal(10)
+    for mode in ("interp", "mirror"):
+        np.testing.assert_array_equal(gs.savgol_filter(x, 1, 0, mode=mode), x)
+        np.testing.assert_array_equal(scipy.signal.savgol_filter(x, 1, 0, mode=mode), x)
+
+
 def test_savgol_axis_dtypes_and_inputs(backend):
     x = np.random.default_rng(5).standard_normal((30, 2))
     bound = savgol_bound(x.T, 7, 2, 0, 1.0, "interp").T
