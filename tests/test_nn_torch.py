@@ -135,6 +135,23 @@ def test_conv1d_layer_matches_torch_conv1d_module(padding_mode, padding):
     assert_within(got, expected, direct_bound(scale, 2 * 4 + 1, "float32"), dtype="float32")
 
 
+@pytest.mark.parametrize("dilation", [1, 2, 3])
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "circular"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_nan_and_inf_reach_the_outputs_torch_gives(dilation, padding_mode, stride):
+    """A NaN or Inf sample reaches only the outputs whose taps read it (not
+    through zeros between dilated taps), and zero padding is made of samples
+    (an Inf weight times one is NaN), as in PyTorch. Small integers as
+    float64: every finite sum is exact."""
+    rng = np.random.default_rng(dilation)
+    x = rng.integers(-3, 4, (2, 3, 20)).astype(np.float64)
+    w = rng.integers(-3, 4, (3, 1, 3)).astype(np.float64)
+    x[0, 1, 7], x[1, 2, 4], w[2, 0, 0] = np.nan, -np.inf, np.inf
+    options = dict(stride=stride, padding=dilation, dilation=dilation, groups=3,
+                   padding_mode=padding_mode)
+    np.testing.assert_array_equal(nn.conv1d(x, w, **options), torch_conv1d(x, w, None, **options))
+
+
 def pool_configs(count, seed):
     rng = np.random.default_rng(seed)
     for index in range(count):

@@ -157,12 +157,11 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, padd
 
     Notes
     -----
-    Depthwise convolutions (``groups == C_in == C_out``) run on the batched
-    direct kernel, one row per (signal, channel); dilation is a kernel with
-    zeros between the taps, and stride keeps every stride-th output of the
-    unit-stride result, so those cost ``dilation`` and ``stride`` times the
-    arithmetic they need until the kernels take stride and dilation. Every
-    other convolution runs on the CPU on a Numba implicit-GEMM kernel
+    Depthwise convolutions (``groups == C_in == C_out``) without dilation
+    run on the batched direct kernel, one row per (signal, channel); stride
+    keeps every stride-th output of the unit-stride result, so it costs
+    ``stride`` times the arithmetic it needs until the kernel takes a
+    stride. Every other convolution runs on the CPU on a Numba implicit-GEMM kernel
     (fused multiply-adds, the bias first and then the ``(C_in, K)`` products
     in order; results do not depend on the thread count) and on the GPU as
     im2col + a matrix product in tiles bounded by
@@ -218,7 +217,9 @@ def run_conv(backend, x, weight, bias, geometry: ConvGeometry, *, channels_last=
     g = geometry
     conv_channels = getattr(backend, "conv_channels", None)
     with_bias = False
-    if g.groups == g.in_channels == g.out_channels:
+    # Depthwise: rows of the direct kernel, which has no dilation (zeros
+    # between the taps would multiply an Inf or NaN that no tap reads).
+    if g.groups == g.in_channels == g.out_channels and g.dilation == 1:
         out = _depthwise_direct(backend, x, weight, g)
     else:
         # Zero padding is applied while staging or unfolding; the other modes pad first.
@@ -246,22 +247,20 @@ def _depthwise_direct(backend, x, weight, g: ConvGeometry):
     batch, channels, length = x.shape
     if batch == 0:
         return xp.zeros((0, channels, g.out_len), dtype=x.dtype, device=array_api_compat.device(x))
-    # Cross-correlation is convolution with the reversed taps. Dilation puts
-    # dilation - 1 zeros between taps: the kernel multiplies by them too.
-    taps = xp.flip(xp.reshape(weight, (channels, g.kernel_size)), axis=-1)
-    span = g.dilation * (g.kernel_size - 1) + 1
-    if g.dilation > 1:
-        dilated = xp.zeros((channels, span), dtype=x.dtype, device=array_api_compat.device(x))
-        dilated[:, ::g.dilation] = taps
-        taps = dilated
+    k = g.kernel_size
+    # Cross-correlation is convolution with the reversed taps.
+    taps = xp.flip(xp.reshape(weight, (channels, k)), axis=-1)
     rows = batch * channels
     if channels > 1 and batch > 1:  # one kernel row per (signal, channel) row
-        taps = xp.reshape(xp.broadcast_to(taps[None, ...], (batch, channels, span)), (rows, span))
+        taps = xp.reshape(xp.broadcast_to(taps[None, ...], (batch, channels, k)), (rows, k))
     # Every unit-stride output; stride keeps every stride-th one (the kernel
     # has no stride yet, so a stride of s costs s times the arithmetic).
-    unit_len = length + g.left + g.right - span + 1
-    request = Request(rows=rows, n=length, k=span, kernel_rows=taps.shape[0],
-                      start=span - 1 - g.left, out_len=unit_len, boundary=g.boundary)
+    unit_len = length + g.left + g.right - k + 1
+    # PyTorch's zero padding is samples: an Inf weight times one is NaN, which
+    # the "constant" rule keeps ("zero" forms no product there, as NumPy).
+    boundary = "constant" if g.boundary == "zero" else g.boundary
+    request = Request(rows=rows, n=length, k=k, kernel_rows=taps.shape[0],
+                      start=k - 1 - g.left, out_len=unit_len, boundary=boundary)
     out = execute(backend, xp.reshape(x, (rows, length)), taps, request, "direct", x.dtype)
     if g.stride > 1:
         out = out[:, ::g.stride]
