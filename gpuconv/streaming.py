@@ -25,6 +25,8 @@ Two ways to compute a chunk's outputs, chosen per chunk by the cost model:
 
 from __future__ import annotations
 
+import operator
+
 import array_api_compat
 import numpy as np
 
@@ -70,9 +72,9 @@ class StreamingConvolver:
     ------
     ValueError
         Empty kernel, kernel of the wrong shape for `channels`, `channels`
-        not a positive integer, unknown `device` or `method`.
+        below 1, unknown `device` or `method`.
     TypeError
-        Non-numeric kernel dtype or `dtype`.
+        Non-numeric kernel dtype or `dtype`, `channels` not an integer.
     RuntimeError
         ``device='cuda'`` where no GPU is usable; the message says why.
 
@@ -129,9 +131,12 @@ class StreamingConvolver:
     def __init__(self, kernel, *, channels=None, dtype=None, device="auto", method="auto"):
         check_choice(device, DEVICES, "device")
         self.method = check_choice(method, METHODS, "method")
-        if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int)
-                                     or channels < 1):
-            raise ValueError(f"channels must be None or a positive integer, got {channels!r}")
+        if channels is not None:
+            if isinstance(channels, bool) or not hasattr(channels, "__index__"):
+                raise TypeError(f"channels must be None or a positive integer, got {channels!r}")
+            channels = operator.index(channels)  # NumPy integers too
+            if channels < 1:
+                raise ValueError(f"channels must be None or a positive integer, got {channels!r}")
         self.device = backends.default_device() if device == "auto" else device
         self._backend = _backend_for(self.device)
         xp = self._backend.xp

@@ -203,6 +203,8 @@ def test_inputs_are_not_modified(backend):
     (dict(kernel=[[1, 2]]), ValueError, r"shape \(K,\) for channels=None"),
     (dict(kernel=np.ones((2, 3)), channels=3), ValueError, r"\(K,\) or \(3, K\)"),
     (dict(kernel=[1], channels=0), ValueError, "positive integer"),
+    (dict(kernel=[1], channels=2.0), TypeError, "positive integer, got 2.0"),
+    (dict(kernel=[1], channels=True), TypeError, "positive integer, got True"),
     (dict(kernel=[1], device="gpu"), ValueError, "acceptable device flags"),
     (dict(kernel=[1], method="fast"), ValueError, "acceptable method flags"),
     (dict(kernel=["a"]), TypeError, "kernel must have"),
@@ -211,6 +213,13 @@ def test_inputs_are_not_modified(backend):
 def test_bad_construction(kwargs, error, match):
     with pytest.raises(error, match=match):
         gpuconv.StreamingConvolver(**kwargs)
+
+
+def test_channels_may_be_a_numpy_integer():
+    stream = gpuconv.StreamingConvolver(np.ones((2, 3)), channels=np.int64(2))
+    assert stream.channels == 2 and type(stream.channels) is int
+    x = np.arange(10.0).reshape(2, 5)
+    np.testing.assert_array_equal(stream.process(x), [np.convolve(row, np.ones(3))[:5] for row in x])
 
 
 def test_cuda_without_a_gpu_says_why():
