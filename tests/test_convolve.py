@@ -306,21 +306,24 @@ def test_direct_inf_weights_like_numpy(backend, mode):
 @pytest.mark.parametrize("where", ["NaN in a", "Inf in a", "Inf in v"])
 def test_auto_keeps_nan_and_inf_local_like_numpy(backend, where):
     """Where the cost model prefers a transform, which would spread a NaN or
-    Inf over its row, `auto` takes the direct sum for such inputs."""
+    Inf over its row or block, `auto` takes the direct sum for such input."""
     rng = np.random.default_rng(9)
-    a, v = rng.standard_normal((2, 20000)), rng.standard_normal(1001)
-    request = Request(rows=2, n=20000, k=1001, kernel_rows=1, start=0, out_len=21000)
-    assert choose_method(gpuconv.get_backend(), request, "float64") != "direct"
-    if where == "Inf in v":
-        v[500] = np.inf
-    else:
-        a[1, 7000] = np.nan if where == "NaN in a" else -np.inf
-    got = gpuconv.convolve(a, v)
-    np.testing.assert_array_equal(got, gpuconv.convolve(a, v, method="direct"))
-    for row in range(2):
-        ref = np.convolve(a[row], v)
-        np.testing.assert_array_equal(np.isnan(got[row]), np.isnan(ref))
-        np.testing.assert_array_equal(np.isinf(got[row]), np.isinf(ref))
+    chosen = set()
+    for rows, n, k in [(2, 20000, 1001), (8, 4096, 2000)]:
+        a, v = rng.standard_normal((rows, n)), rng.standard_normal(k)
+        request = Request(rows=rows, n=n, k=k, kernel_rows=1, start=0, out_len=n + k - 1)
+        chosen.add(choose_method(gpuconv.get_backend(), request, "float64"))
+        if where == "Inf in v":
+            v[k // 2] = np.inf
+        else:
+            a[1, n // 3] = np.nan if where == "NaN in a" else -np.inf
+        got = gpuconv.convolve(a, v)
+        np.testing.assert_array_equal(got, gpuconv.convolve(a, v, method="direct"))
+        for row in range(rows):
+            ref = np.convolve(a[row], v)
+            np.testing.assert_array_equal(np.isnan(got[row]), np.isnan(ref))
+            np.testing.assert_array_equal(np.isinf(got[row]), np.isinf(ref))
+    assert chosen == {"fft", "oa"}, f"sizes that reach both transforms, not {chosen}"
 
 
 # --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ rule, and casts the result to the caller's dtype.
 from __future__ import annotations
 
 import cmath
+import functools
 from dataclasses import replace
 
 import array_api_compat
@@ -62,18 +63,21 @@ def execute(backend, x, w, request: Request, method: str, result_dtype):
     device. ``method`` is ``'auto'``, ``'direct'``, ``'fft'`` or ``'oa'``.
     """
     xp = backend.xp
-    chosen = method == "auto"
-    if chosen:
+    # A transform spreads a NaN or Inf over its whole row or block; the direct
+    # sum leaves it in the outputs that read it, as NumPy and scipy.ndimage
+    # do. So a transform `auto` chose gives way to the direct sum when a line
+    # it transforms is not finite (its bin 0, the line's sum, tells at no
+    # cost), or the constant boundary's value. Integers: auto goes direct.
+    finite_only = False
+    if method == "auto":
         method = choose_method(backend, request, dtype_name(xp, result_dtype))
+        finite_only = method != "direct"
+        if finite_only and request.boundary == "constant" and not cmath.isfinite(request.cval):
+            method, finite_only = "direct", False
     dtype = compute_dtype(xp, result_dtype, method)
     x = xp.astype(x, dtype, copy=False)
     w = xp.astype(w, dtype, copy=False)
-    if chosen and method != "direct" and not _all_finite(xp, x, w, request):
-        # A transform spreads a NaN or Inf over its whole row or block; the
-        # direct sum leaves it in the outputs that read it, as NumPy and
-        # scipy.ndimage do. Floats only here: auto sends integers direct.
-        method = "direct"
-    compute = METHODS[method]
+    compute = functools.partial(METHODS[method], finite_only=True) if finite_only else METHODS[method]
 
     rows = request.rows
     staged = method == "direct" and backend.direct_boundaries
@@ -90,6 +94,8 @@ def execute(backend, x, w, request: Request, method: str, result_dtype):
             x_part, part = extend(xp, x[lo:hi], part)
         w_part = w if request.kernel_rows == 1 else w[lo:hi]
         piece = compute(backend, x_part, w_part, part)
+        if piece is None:  # the transform met a NaN or Inf (finite_only)
+            piece = direct(backend, x_part, w_part, part)
         if hi - lo == rows:
             out = piece
         else:
@@ -99,18 +105,6 @@ def execute(backend, x, w, request: Request, method: str, result_dtype):
     if out is None:  # no rows at all
         out = xp.zeros((0, request.out_len), dtype=dtype, device=array_api_compat.device(x))
     return _finish(xp, out, result_dtype, method)
-
-
-def _all_finite(xp, x, w, request: Request) -> bool:
-    """Whether ``x``, ``w`` and the constant boundary's value hold no NaN or Inf.
-
-    One sum per array: a fraction of the transforms' cost, and no
-    temporary the size of ``x``. A sum that overflows reads as not finite,
-    which only sends the call to the (then slower) direct sum.
-    """
-    if request.boundary == "constant" and not cmath.isfinite(request.cval):
-        return False
-    return all(bool(xp.all(xp.isfinite(xp.sum(a)))) for a in (w, x))
 
 
 def _finish(xp, out, result_dtype, method: str):

@@ -43,8 +43,12 @@ def transforms(backend, dtype):
     return backend.rfft, backend.irfft
 
 
-def fft_convolve(backend, x, w, request):
-    """``y[:, start:start + out_len]`` of the zero-boundary full convolution."""
+def fft_convolve(backend, x, w, request, *, finite_only=False):
+    """``y[:, start:start + out_len]`` of the zero-boundary full convolution.
+
+    With ``finite_only``, None instead when a row or kernel holds a NaN or
+    Inf (or sums past the dtype's range): bin 0 of its spectrum is its sum.
+    """
     start, out_len = request.start, request.out_len
     rows = x.shape[0]
     nfft = backend.next_fast_len(transform_length(x.shape[1], w.shape[1], start, out_len),
@@ -53,9 +57,15 @@ def fft_convolve(backend, x, w, request):
     batch, threads = backend.fft_batch_lines(x.dtype), config.effective_threads()
     spectra = forward(_lines(backend.xp, x, w, transform_lines(rows + w.shape[0], batch, threads),
                              nfft), nfft)
+    if finite_only and not all_finite(backend.xp, spectra[:rows + w.shape[0], 0]):
+        return None
     spectra[:rows] *= spectra[rows:rows + w.shape[0]]
     # The inverse takes the first lines, the rows' among them, in whole batches too.
     return inverse(spectra[:transform_lines(rows, batch, threads)], nfft)[:rows, start:start + out_len]
+
+
+def all_finite(xp, values) -> bool:
+    return bool(xp.all(xp.isfinite(values)))
 
 
 def _lines(xp, x, w, count: int, nfft: int):

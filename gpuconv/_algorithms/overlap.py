@@ -23,17 +23,23 @@ at about four times the cost of a line in a batch.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
 import array_api_compat
+import numpy as np
 
 from .._plan import fft_block, frame_groups, transformed_frames
-from .fft import transforms
+from .fft import all_finite, transforms
 
 
-def oa_convolve(backend, x, w, request):
-    """``y[:, start:start + out_len]`` of the zero-boundary full convolution."""
+def oa_convolve(backend, x, w, request, *, finite_only=False):
+    """``y[:, start:start + out_len]`` of the zero-boundary full convolution.
+
+    With ``finite_only``, None instead when a frame or kernel holds a NaN or
+    Inf (or sums past the dtype's range): bin 0 of its spectrum is its sum.
+    """
     xp = backend.xp
     start, out_len = request.start, request.out_len
     rows, n = x.shape
@@ -46,8 +52,15 @@ def oa_convolve(backend, x, w, request):
     blocks = math.ceil(out_len / step)
     forward, inverse = transforms(backend, x.dtype)
     w_hat = forward(w, nfft)[:, None, :]  # (1 or rows, 1, bins) against (rows, blocks, bins)
+    if finite_only and not all_finite(xp, w_hat[..., 0]):
+        return None
     # Wider than out_len by less than one block, so every group stores whole blocks.
     out = xp.empty((rows, blocks * step), dtype=x.dtype, device=device)
+    # The frames' sums, checked once after the tasks (one device sync). A
+    # frame with a NaN or Inf makes Inf * 0 in the product; its result is
+    # then dropped, so NumPy's warning about that would only mislead.
+    sums = xp.empty((rows, blocks), dtype=w_hat.dtype, device=device) if finite_only else None
+    quiet = functools.partial(np.errstate, invalid="ignore") if finite_only else contextlib.nullcontext
 
     groups = frame_groups(rows, blocks, nfft * x.dtype.itemsize, backend.block_group_bytes,
                           backend.task_threads())
@@ -59,13 +72,18 @@ def oa_convolve(backend, x, w, request):
         frames = _frames(xp, x[r0:r1], start + b0 * step - (k - 1),
                          transformed_frames(r1 - r0, count, batch), step, nfft)
         spectrum = forward(frames, nfft)
-        spectrum *= w_hat if w_hat.shape[0] == 1 else w_hat[r0:r1]
+        if sums is not None:
+            sums[r0:r1, b0:b1] = spectrum[..., :count, 0]
+        with quiet():
+            spectrum *= w_hat if w_hat.shape[0] == 1 else w_hat[r0:r1]
         clean = inverse(spectrum, nfft)[..., :count, k - 1:]  # (rows, blocks, step)
         stored = xp.reshape(out[r0:r1, b0 * step:b1 * step], (r1 - r0, count, step),
                             copy=False)  # a view
         stored[...] = clean
 
     backend.run_tasks(convolve_group, len(groups))
+    if sums is not None and not all_finite(xp, sums):
+        return None
     return out[:, :out_len]
 
 
