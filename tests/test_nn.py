@@ -322,6 +322,9 @@ W = np.zeros((6, 4, 3), np.float32)
      "empty along its length axis"),
     (lambda: nn.max_pool1d(X, 4, padding=3), ValueError, "at most half of kernel_size"),
     (lambda: nn.max_pool1d(X, 30), ValueError, "the output would be empty"),
+    (lambda: nn.max_pool1d(np.zeros((2, 0, 10), np.float32), 2), ValueError,
+     r"x of shape \(2, 0, 10\) has no channels"),  # PyTorch refuses it too
+    (lambda: nn.avg_pool1d(np.zeros((0, 10), np.float32), 2), ValueError, "has no channels"),
     (lambda: nn.avg_pool1d(X, 0), ValueError, "kernel_size must be an integer >= 1"),
     (lambda: nn.avg_pool1d(X.astype(np.int64), 2), TypeError, "x must be float32 or float64"),
 ])

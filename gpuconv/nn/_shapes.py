@@ -159,6 +159,8 @@ def check_input_shape(shape, channels: int | None, channels_last: bool, name: st
     if channels is not None and c != channels:
         raise ValueError(f"{name} of shape {shape} has {c} channels (layout {layout}), "
                          f"expected {channels}")
+    if c < 1:  # PyTorch allows an empty batch only
+        raise ValueError(f"{name} of shape {shape} has no channels (layout {layout})")
     if length < 1:
         raise ValueError(f"{name} of shape {shape} is empty along its length axis")
 
