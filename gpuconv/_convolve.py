@@ -140,8 +140,11 @@ def circular_convolve(a, v, n=None, *, axis=-1, method="auto"):
 
     The linear convolution of `a` and `v` wrapped (aliased) onto `n` points:
     ``out[t] = sum_j full[t + j * n]``. With the default ``n = len(a) +
-    len(v) - 1`` it equals the linear convolution; with ``n = len(a)`` it is
-    the periodic convolution of a signal of period ``len(a)``.
+    len(v) - 1`` it equals the linear convolution (of finite values: the
+    zeros that pad `a` to ``n`` are samples of the periodic signal, so an Inf
+    weight that meets them gives NaN where ``numpy.convolve`` forms no
+    product); with ``n = len(a)`` it is the periodic convolution of a signal
+    of period ``len(a)``.
 
     Parameters
     ----------
