@@ -65,6 +65,7 @@ def fft_convolve(backend, x, w, request, *, finite_only=False):
 
 
 def all_finite(xp, values) -> bool:
+    """Whether ``values`` hold no NaN or Inf (one device sync on a GPU)."""
     return bool(xp.all(xp.isfinite(values)))
 
 

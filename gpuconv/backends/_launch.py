@@ -269,6 +269,7 @@ def _skip_missing_at_the_ends(xp, x, w, out, start: int, stride: int, dilation: 
     slow path is taken only for such weights.
     """
     n, k, out_len = x.shape[1], w.shape[1], out.shape[1]
+
     def first_output_at_or_past(sample):  # smallest t with start + t * stride >= sample
         return min(out_len, max(0, -(-(sample - start) // stride)))
     left = first_output_at_or_past((k - 1) * dilation)  # t < left reads a sample below 0
