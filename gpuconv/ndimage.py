@@ -8,6 +8,7 @@ has the input's length along `axis`, the signal is extended past its ends by
 
 from __future__ import annotations
 
+import math
 import operator
 import warnings
 
@@ -338,8 +339,25 @@ def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect
     >>> gpuconv.ndimage.gaussian_filter1d([1.0, 2, 3, 4, 5], sigma=1)
     array([1.42704095, 2.06782203, 3.        , 3.93217797, 4.57295905])
     """
-    if not sigma > 0:
-        raise ValueError(f"sigma must be positive, got {sigma!r}")
+    weights = gaussian_weights(sigma, order, truncate, radius)
+    return correlate1d(input, weights, axis, output, mode, cval, 0, method=method)
+
+
+def gaussian_weights(sigma, order=0, truncate=4.0, radius=None) -> np.ndarray:
+    """The correlation weights of `gaussian_filter1d`, its arguments checked:
+    SciPy's filter's response to a unit impulse, reversed.
+
+    >>> w = gaussian_weights(1.0)
+    >>> len(w), round(float(w.sum()), 12)
+    (9, 1.0)
+    """
+    import scipy.ndimage
+
+    if not (sigma > 0 and math.isfinite(sigma)):
+        raise ValueError(f"sigma must be positive and finite, got {sigma!r}")
+    if sigma * sigma < np.finfo(np.float64).tiny:  # SciPy's weights divide by it
+        raise ValueError(f"sigma must be at least 1.5e-154 (its square a normal float64), "
+                         f"got {sigma!r}")
     if order not in (0, 1, 2, 3):
         raise ValueError(f"order must be 0, 1, 2 or 3, got {order!r}")
     if radius is None:
@@ -347,16 +365,8 @@ def gaussian_filter1d(input, sigma, axis=-1, order=0, output=None, mode="reflect
     radius = operator.index(radius)
     if radius < 0:
         raise ValueError(f"radius must be a nonnegative integer, got {radius}")
-    weights = _gaussian_weights(float(sigma), order, radius)
-    return correlate1d(input, weights, axis, output, mode, cval, 0, method=method)
-
-
-def _gaussian_weights(sigma: float, order: int, radius: int) -> np.ndarray:
-    """SciPy's correlation weights: its filter's response to a unit impulse, reversed."""
-    import scipy.ndimage
-
     impulse = np.zeros(2 * radius + 1)
     impulse[radius] = 1.0
-    response = scipy.ndimage.gaussian_filter1d(impulse, sigma, order=order, mode="constant",
-                                               radius=radius)
+    response = scipy.ndimage.gaussian_filter1d(impulse, float(sigma), order=order,
+                                               mode="constant", radius=radius)
     return response[::-1].copy()

@@ -169,6 +169,28 @@ def test_24bit_wav_which_cannot_be_mapped_is_read_whole(tmp_path, capsys):
     check_int_wav(got, ref, bound_for(data, np.full(5, 0.2), np.float64), dtype=np.int32)
 
 
+def test_int64_wav_clips_at_its_maximum(tmp_path, capsys):
+    """2**63 - 1 rounds up to 2**63 in float64: clipped, not wrapped to -2**63."""
+    top = np.iinfo(np.int64).max
+    write_wav(tmp_path / "big.wav", 8000, np.array([2**62, top, -5, np.iinfo(np.int64).min]))
+    np.save(tmp_path / "double.npy", np.array([2.0]))
+    status, err = run_in_process(capsys, tmp_path / "big.wav", "--kernel", tmp_path / "double.npy")
+    assert status == 0 and "Warning" not in err, err
+    _, got = scipy.io.wavfile.read(tmp_path / "big.filtered.wav")
+    np.testing.assert_array_equal(got, [top, top, -10, np.iinfo(np.int64).min])
+
+
+def test_truncated_wav_is_an_error(tmp_path, capsys):
+    """A data chunk shorter than its header says: refused, not filtered short."""
+    write_wav(tmp_path / "full.wav", 8000, np.arange(100, dtype=np.int16))
+    (tmp_path / "cut.wav").write_bytes((tmp_path / "full.wav").read_bytes()[:120])
+    status, err = run_in_process(capsys, tmp_path / "cut.wav", "--moving-average", 3)
+    assert status == 2
+    assert err.splitlines() == [
+        f"gpuconv filter: error: cannot read {str(tmp_path / 'cut.wav')!r} as a .wav file: "
+        "the file holds fewer samples than its header says (truncated?)"]
+
+
 def test_float32_wav_stays_float32(tmp_path, capsys):
     data = RNG.uniform(-1, 1, (700, 3)).astype(np.float32)
     source = write_wav(tmp_path / "f.wav", 48000, data)
@@ -177,7 +199,7 @@ def test_float32_wav_stays_float32(tmp_path, capsys):
     assert status == 0, err
     _, got = scipy.io.wavfile.read(tmp_path / "f.filtered.wav")
     ref = scipy.ndimage.gaussian_filter1d(data.astype(np.float64), 3, axis=0, mode="nearest")
-    weights = filter_cli.gaussian_weights(3)
+    weights = gpuconv.ndimage.gaussian_weights(3)
     assert_within(got, ref, bound_for(data, weights, np.float32), dtype=np.float32)
 
 
@@ -233,7 +255,7 @@ def test_big_npy_file_through_the_command(tmp_path):
     assert result.returncode == 0, result.stderr
     ref = scipy.ndimage.gaussian_filter1d(x.astype(np.float64), 4)
     assert_within(np.load(tmp_path / "smooth.npy"), ref,
-                  bound_for(x, filter_cli.gaussian_weights(4), np.float32), dtype=np.float32)
+                  bound_for(x, gpuconv.ndimage.gaussian_weights(4), np.float32), dtype=np.float32)
 
 
 def test_blocks_of_rows_give_the_one_call_result_exactly(tmp_path, capsys):
@@ -260,7 +282,7 @@ def test_middle_axis_of_a_3d_array_in_either_memory_order(tmp_path, capsys, orde
     assert status == 0, err
     got = np.load(tmp_path / "x.filtered.npy")
     ref = scipy.ndimage.gaussian_filter1d(x, 2.5, axis=1, mode="mirror")
-    assert_within(got, ref, bound_for(x, filter_cli.gaussian_weights(2.5), np.float64),
+    assert_within(got, ref, bound_for(x, gpuconv.ndimage.gaussian_weights(2.5), np.float64),
                   dtype=np.float64)
     assert got.flags.f_contiguous == (order == "F")
 
@@ -329,6 +351,40 @@ def test_npz_key_filters_one_array_and_copies_the_others(tmp_path, capsys):
         assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in zipped.infolist())
 
 
+def test_npz_key_copies_members_that_are_not_arrays_and_names_a_damaged_one(tmp_path, capsys):
+    np.save(tmp_path / "a.npy", np.arange(8.0))
+    with zipfile.ZipFile(tmp_path / "mixed.npz", "w") as zipped:
+        zipped.write(tmp_path / "a.npy", "a.npy")
+        zipped.writestr("notes.txt", "recorded on Tuesday")
+    status, err = run_in_process(capsys, tmp_path / "mixed.npz", "--key", "a",
+                                 "--moving-average", 3, "--method", "direct")
+    assert status == 0, err
+    with zipfile.ZipFile(tmp_path / "mixed.filtered.npz") as zipped:
+        assert zipped.read("notes.txt") == b"recorded on Tuesday"
+    with np.load(tmp_path / "mixed.filtered.npz") as got:
+        assert_within(got["a"], scipy.ndimage.uniform_filter1d(np.arange(8.0), 3),
+                      bound_for(np.arange(8.0), np.full(3, 1 / 3), np.float64), dtype=np.float64)
+    # A member whose bytes no longer match its CRC: named, one line, no output.
+    data = (tmp_path / "mixed.npz").read_bytes()
+    at = data.index(b"recorded")
+    (tmp_path / "damaged.npz").write_bytes(data[:at] + b"R" + data[at + 1:])
+    status, err = run_in_process(capsys, tmp_path / "damaged.npz", "--key", "a",
+                                 "--moving-average", 3)
+    assert status == 2
+    assert err.splitlines() == [
+        f"gpuconv filter: error: cannot copy 'notes.txt' from {str(tmp_path / 'damaged.npz')!r}: "
+        "Bad CRC-32 for file 'notes.txt'"]
+    assert not (tmp_path / "damaged.filtered.npz").exists()
+
+
+def test_an_array_with_an_empty_axis_besides_time(tmp_path, capsys):
+    np.save(tmp_path / "empty.npy", np.zeros((5, 0)))
+    status, err = run_in_process(capsys, tmp_path / "empty.npy", "--axis", 0,
+                                 "--moving-average", 3)
+    assert status == 0, err
+    assert np.load(tmp_path / "empty.filtered.npy").shape == (5, 0)
+
+
 @pytest.mark.parametrize("header", [True, False])
 def test_csv_columns_are_signals(tmp_path, capsys, header):
     x = RNG.standard_normal((400, 3))
@@ -342,7 +398,7 @@ def test_csv_columns_are_signals(tmp_path, capsys, header):
     assert (out.read_text().splitlines()[0] == "a,b,c") == header
     got = np.loadtxt(out, delimiter=",", skiprows=1 if header else 0)
     ref = scipy.ndimage.gaussian_filter1d(x, 1.5, axis=0)
-    assert_within(got, ref, bound_for(x, filter_cli.gaussian_weights(1.5), np.float64),
+    assert_within(got, ref, bound_for(x, gpuconv.ndimage.gaussian_weights(1.5), np.float64),
                   dtype=np.float64)
 
 
@@ -496,6 +552,11 @@ def error_cases(tmp_path):
          f"{str(missing)!r}"),
         ([x, "--fir-lowpass", 0.2, "--taps", 65, "--mode", "valid"],
          "--mode valid needs signals at least as long as the kernel: 64 samples, 65 taps"),
+        ([x, "--gaussian", 1e-300],
+         "sigma must be at least 1.5e-154 (its square a normal float64), got 1e-300"),
+        ([x, "--moving-average", 10**14],  # NumPy's message: the size, shape and dtype
+         "Unable to allocate 728. TiB for an array with shape (100000000000000,) and data "
+         "type float64"),
     ]
 
 

@@ -40,7 +40,7 @@ def test_gaussian_every_order_and_mode(backend, mode):
             ref = scipy.ndimage.gaussian_filter1d(x, sigma, order=order, mode=mode, cval=0.5,
                                                   **extra)
             radius = extra.get("radius", int(extra.get("truncate", 4.0) * sigma + 0.5))
-            weights = gn._gaussian_weights(sigma, order, radius)  # SciPy's own, exactly
+            weights = gn.gaussian_weights(sigma, order, radius=radius)  # SciPy's own, exactly
             assert_within(got, ref, filter_bound(x, weights, mode, 0.5), dtype=np.float64)
 
 
@@ -48,7 +48,7 @@ def test_gaussian_axis_and_float32(backend):
     x = np.random.default_rng(1).standard_normal((20, 4, 3)).astype(np.float32)
     got = gn.gaussian_filter1d(x, 1.5, axis=0)
     ref = scipy.ndimage.gaussian_filter1d(x.astype(np.float64), 1.5, axis=0)
-    weights = gn._gaussian_weights(1.5, 0, 6)
+    weights = gn.gaussian_weights(1.5, radius=6)
     bound = np.moveaxis(filter_bound(np.moveaxis(x, 0, -1), weights, "reflect",
                                      dtype=np.float32), -1, 0)
     assert_within(got, ref, bound, dtype=np.float32)
@@ -169,6 +169,10 @@ def test_filter_errors():
         gs.savgol_filter(np.ones(9), 5, 5)
     with pytest.raises(ValueError, match="sigma must be positive"):
         gn.gaussian_filter1d(np.ones(5), 0)
+    with pytest.raises(ValueError, match="sigma must be positive and finite, got inf"):
+        gn.gaussian_filter1d(np.ones(5), np.inf)  # SciPy: OverflowError
+    with pytest.raises(ValueError, match=r"sigma must be at least 1.5e-154 .*, got 1e-160"):
+        gn.gaussian_filter1d(np.ones(5), 1e-160)  # SciPy: NaN weights, or ZeroDivisionError
     with pytest.raises(ValueError, match="order must be 0, 1, 2 or 3"):
         gn.gaussian_filter1d(np.ones(5), 1.0, order=4)
     with pytest.raises(ValueError, match="radius must be a nonnegative integer"):

@@ -39,8 +39,8 @@ def main(argv=None) -> int:
         # (the recipe of the ``signal`` module's documentation, "Note on SIGPIPE").
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (ValueError, RuntimeError, OSError) as error:  # OSError: a directory we may not
-        # write to, a full disk; the message names the file and the reason
+    except (ValueError, RuntimeError, OSError, MemoryError) as error:  # OSError: a directory
+        # we may not write to, a full disk; MemoryError: a filter of 10**13 taps
         print(f"gpuconv {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -18,6 +18,7 @@ import io
 import os
 import pickle
 import struct
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 
@@ -87,7 +88,7 @@ class Input:
     sources: list
     rate: int | None = None         # samples per second (WAV)
     header: str | None = None       # CSV header line
-    passthrough: tuple = ()         # npz members copied unchanged
+    passthrough: tuple = ()         # npz member file names copied unchanged
     compressed: bool = False        # npz written with deflate
 
 
@@ -126,6 +127,7 @@ def _read_npz(path: str, key: str | None) -> Input:
         names = list(archive.files)
     with zipfile.ZipFile(path) as zipped:
         compressed = any(info.compress_type != zipfile.ZIP_STORED for info in zipped.infolist())
+        members = zipped.namelist()
     if not names:
         raise ValueError("the archive holds no arrays")
     if key is not None and key not in names:
@@ -136,7 +138,9 @@ def _read_npz(path: str, key: str | None) -> Input:
         shape, dtype = array.header()
         _check_numeric(dtype, f"array {name!r}")
         sources.append(Source(name, shape, dtype, -1, opener=array.load, release=array.release))
-    passthrough = tuple(name for name in names if key is not None and name != key)
+    # Every other member, array or not, copied as it is (by its name in the zip).
+    passthrough = () if key is None else tuple(
+        member for member in members if member != key + ".npy")
     return Input(".npz", sources, passthrough=passthrough, compressed=compressed)
 
 
@@ -177,13 +181,23 @@ def _read_wav(path: str) -> Input:
     def opener():
         return scipy.io.wavfile.read(path, mmap=True)[1]
 
+    truncated = "the file holds fewer samples than its header says (truncated?)"
     try:
         rate, probe = scipy.io.wavfile.read(path, mmap=True)
     except ValueError as error:
+        if "greater than file size" in str(error):  # the map reaches past the file's end
+            raise ValueError(truncated) from None
         if "mmap" not in str(error):
             raise
-        # 24-bit PCM cannot be mapped: SciPy reads it into int32 (whole).
-        rate, data = scipy.io.wavfile.read(path)
+        # 24-bit PCM cannot be mapped: SciPy reads it into int32 (whole), and
+        # only warns when the samples stop early.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", "Reached EOF prematurely",
+                                    scipy.io.wavfile.WavFileWarning)
+            try:
+                rate, data = scipy.io.wavfile.read(path)
+            except scipy.io.wavfile.WavFileWarning:
+                raise ValueError(truncated) from None
         probe, opener = data, (lambda: data)
     if probe.dtype.name not in WAV_DTYPES:
         raise ValueError(f"WAV samples of dtype {probe.dtype} are not supported")
@@ -305,10 +319,27 @@ class WavSink:
                                f"expected {self._next}")
         samples = block.reshape(block.shape[1], -1) + self.offset
         if self.dtype.kind in "iu":
-            info = np.iinfo(self.dtype)
-            samples = np.clip(np.rint(samples), info.min, info.max)
+            samples = round_and_clip(samples, self.dtype)
         self.handle.write(np.ascontiguousarray(samples, dtype=self.dtype.newbyteorder("<")).tobytes())
         self._next += block.shape[1]
+
+
+def round_and_clip(samples: np.ndarray, dtype) -> np.ndarray:
+    """``samples`` rounded to the nearest integer and clipped to ``dtype``'s range.
+
+    int64's maximum rounds up to 2**63 in float64, where the cast would wrap
+    it to the minimum: samples at or past it get the maximum after the cast.
+
+    >>> round_and_clip(np.array([-1e30, 2.5, 1e30]), np.int64)
+    array([-9223372036854775808,                    2,  9223372036854775807])
+    """
+    info = np.iinfo(dtype)
+    top = float(info.max)
+    rounded = np.rint(samples)
+    result = np.clip(rounded, info.min, top if top <= info.max else np.nextafter(top, 0))
+    result = result.astype(dtype)
+    result[rounded >= top] = info.max
+    return result
 
 
 def wav_header(rate: int, channels: int, dtype, frames: int) -> bytes:
@@ -339,12 +370,16 @@ def write_npz_member(zipped: zipfile.ZipFile, name: str, array: np.ndarray) -> N
         np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
-def copy_npz_member(source_path: str, zipped: zipfile.ZipFile, name: str) -> None:
-    """Copy an array unchanged from the input archive (streamed, never whole)."""
-    with zipfile.ZipFile(source_path) as source, source.open(name + ".npy") as member, \
-            zipped.open(name + ".npy", "w", force_zip64=True) as target:
-        while chunk := member.read(1 << 22):
-            target.write(chunk)
+def copy_npz_member(source_path: str, zipped: zipfile.ZipFile, member_name: str) -> None:
+    """Copy a member unchanged from the input archive (streamed, never whole)."""
+    try:
+        with zipfile.ZipFile(source_path) as source, source.open(member_name) as member, \
+                zipped.open(member_name, "w", force_zip64=True) as target:
+            while chunk := member.read(1 << 22):
+                target.write(chunk)
+    except (zipfile.BadZipFile, KeyError, EOFError) as error:  # a damaged member
+        raise ValueError(f"cannot copy {member_name!r} from {source_path!r}: "
+                         f"{one_line(error)}") from None
 
 
 def write_csv(handle, array: np.ndarray, header: str | None) -> None:

@@ -207,25 +207,12 @@ def design_filter(args, rate) -> Filter:
         size = args.moving_average
         return Filter("uniform", np.full(size, 1.0 / size), size=size, **common)
     if args.gaussian is not None:
+        from gpuconv.ndimage import gaussian_weights
+
         return Filter("gaussian", gaussian_weights(args.gaussian), sigma=args.gaussian, **common)
     if args.kernel is not None:
         return Filter("kernel", load_kernel(args.kernel), **common)
     return Filter("kernel", fir_taps(args, rate), **common)
-
-
-def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
-    """The correlation weights of ``gaussian_filter1d(x, sigma)``, from SciPy.
-
-    >>> w = gaussian_weights(1.0)
-    >>> len(w), round(float(w.sum()), 12)
-    (9, 1.0)
-    """
-    import scipy.ndimage
-
-    radius = int(truncate * sigma + 0.5)
-    impulse = np.zeros(2 * radius + 1)
-    impulse[radius] = 1.0
-    return scipy.ndimage.gaussian_filter1d(impulse, sigma, mode="constant", radius=radius)[::-1].copy()
 
 
 def load_kernel(path: str) -> np.ndarray:
@@ -459,7 +446,7 @@ def filter_source(source, sink, design, axis, device, chunk_bytes) -> None:
                     disable=not sys.stderr.isatty())
     with progress:
         if n * inner <= budget:
-            rows_per_block = max(1, budget // (n * inner))
+            rows_per_block = max(1, budget // max(1, n * inner))  # no samples: one block
             for first in range(0, outer, rows_per_block):
                 rows = slice(first, min(first + rows_per_block, outer))
                 block = _read(source, axis, rows, slice(0, n), work)
