@@ -26,7 +26,7 @@ try:
 except ImportError as error:  # an optional extra: say which
     raise ImportError(f"gpuconv.dask needs Dask: pip install 'gpuconv[dask]' ({error})") from error
 
-from . import _convolve, ndimage
+from . import _convolve, _front, ndimage
 from ._plan import (BOUNDARIES, check_choice, extension, ndimage_window, normalize_axis,
                     numpy_mode, numpy_window)
 
@@ -43,7 +43,8 @@ def convolve(x, v, mode="full", axis=-1, method="auto"):
     Parameters
     ----------
     x : dask.array.Array
-        Signals; every 1-D slice along `axis` is convolved. NumPy or CuPy chunks.
+        Signals; every 1-D slice along `axis` is convolved. NumPy or CuPy
+        chunks (a NumPy or CuPy array is taken as one chunk).
     v : array_like
         1-D kernel (NumPy), the same for every slice.
     mode : {'full', 'same', 'valid'}, optional
@@ -108,7 +109,8 @@ def convolve1d(x, weights, axis=-1, mode="reflect", cval=0.0, origin=0):
     Parameters
     ----------
     x : dask.array.Array
-        Signals; every 1-D slice along `axis` is filtered. NumPy or CuPy chunks.
+        Signals; every 1-D slice along `axis` is filtered. NumPy or CuPy
+        chunks (a NumPy or CuPy array is taken as one chunk).
     weights : array_like
         1-D filter weights (NumPy).
     axis, mode, cval, origin
@@ -163,14 +165,16 @@ def correlate1d(x, weights, axis=-1, mode="reflect", cval=0.0, origin=0):
 
 def _linear(x, v, mode, axis, method, *, correlate):
     check_choice(method, ("auto", "direct", "fft", "oa"), "method")  # now, not at compute()
-    v = np.asarray(v)
+    x, v = _as_dask(x), np.asarray(v)
+    _front.check_numeric(np, x.dtype, "x must have")
+    _front.check_numeric(np, v.dtype, "v must have")
     if v.ndim != 1 or v.size == 0 or x.size == 0:
         raise ValueError(f"x must be non-empty and v a non-empty 1-D array, got shapes "
                          f"{x.shape} and {v.shape}")
     axis = normalize_axis(axis, x.ndim)
     n, k = x.shape[axis], v.shape[0]
     start, out_len = numpy_window(n, k, numpy_mode(mode), correlate=correlate)
-    w = np.conj(v[::-1]) if correlate else v
+    w = _front.conj_flip(np, v, 0) if correlate else v  # np.conj would make bools int8
     dtype = np.result_type(x.dtype, v.dtype)
 
     def block(b):
@@ -180,7 +184,7 @@ def _linear(x, v, mode, axis, method, *, correlate):
 
 
 def _filter1d(x, weights, axis, mode, cval, origin, *, correlate):
-    weights = np.asarray(weights)
+    x, weights = _as_dask(x), np.asarray(weights)
     ndimage.check_mode_and_weights(mode, weights)
     axis = normalize_axis(axis, x.ndim)
     n, k = x.shape[axis], weights.shape[0]
@@ -190,18 +194,34 @@ def _filter1d(x, weights, axis, mode, cval, origin, *, correlate):
     start = ndimage_window(k, origin, correlate=correlate)
     if n == 0:
         return x.astype(dtype)
-    if x.dtype.kind in "biu":  # SciPy extends integers in float64 (cval 0.5 stays 0.5)
+    # Extended in the dtype the in-memory call computes in, so cval is not
+    # rounded to the input's: float64 for integers (SciPy's), float32 for float16.
+    method = "auto"
+    if x.dtype.kind in "biu":
         x = x.astype(np.result_type(np.float64, weights.dtype))
+        method = "direct"  # truncation would turn FFT rounding (2.9999999) into an off-by-one
+    elif x.dtype == np.float16:
+        x = x.astype(np.float32)
     func = ndimage.correlate1d if correlate else ndimage.convolve1d
     lead = k - 1 - start  # the block's output t' = lead + t reads the samples output t does
 
     def block(b):
         m = b.shape[axis] - k + 1
-        out = func(b, weights, axis, output=dtype, mode="constant", origin=origin)
+        out = func(b, weights, axis, output=dtype, mode="constant", origin=origin, method=method)
         return out[(slice(None),) * axis + (slice(lead, lead + m),)]
 
     xe = _extend(x, axis, k, start, n, BOUNDARIES[mode], cval)
     return _valid(xe, k, axis, block, dtype)
+
+
+def _as_dask(x):
+    """`x` as a Dask array (a NumPy or CuPy array becomes one chunk), with
+    known chunk sizes along every axis."""
+    x = da.asarray(x)
+    if any(np.isnan(size) for sizes in x.chunks for size in sizes):
+        raise ValueError("x has chunks of unknown size (from a boolean index, say): call "
+                         "x.compute_chunk_sizes() first")
+    return x
 
 
 def _extend(x, axis, k, start, out_len, boundary, cval):

@@ -80,6 +80,39 @@ def test_ndimage_integers_exact(name, mode):
         assert_exact(got, getattr(scipy.ndimage, name)(x, w, mode=mode, cval=2.5, origin=origin))
 
 
+@pytest.mark.parametrize("name", FUNCS)
+def test_ndimage_integers_with_a_kernel_long_enough_for_the_fft(name):
+    """Integers go through the direct sum per block, as in memory: truncating
+    an FFT's 1496.9999 gave 1496 for 1497 (a kernel of 1001 on 2000 samples)."""
+    x = np.arange(2000) % 7
+    got = getattr(gd, name)(chunked(x, 2000), np.ones(1001), mode="constant").compute()
+    assert_exact(got, getattr(scipy.ndimage, name)(x, np.ones(1001), mode="constant"))
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "uint16"])
+def test_correlate_keeps_numpys_dtype_for_a_bool_kernel(dtype):
+    """Conjugating the kernel made bools int8: a dtype the graph did not announce."""
+    x = np.array([True, True, False, True] if dtype == "bool" else [200, 100, 3, 255], dtype)
+    got = gd.correlate(chunked(x, 1), np.array([True, True]), "full")
+    want = np.correlate(x, np.array([True, True]), "full")
+    assert got.dtype == want.dtype
+    assert_exact(got.compute(), want)
+
+
+def test_float16_cval_is_not_rounded_to_float16():
+    """The extension is made in float32, the dtype float16 computes in."""
+    x = np.full(4, 0.1, np.float16)
+    got = gd.correlate1d(chunked(x, 2), [1.0, -1.0], mode="constant", cval=0.1).compute()
+    np.testing.assert_array_equal(got, gpuconv.ndimage.correlate1d(x, [1.0, -1.0],
+                                                                   mode="constant", cval=0.1))
+
+
+def test_a_numpy_array_is_one_chunk():
+    got = gd.correlate(np.arange(5.0), [1.0, 2.0])
+    assert isinstance(got, da.Array)
+    np.testing.assert_array_equal(got.compute(), np.correlate(np.arange(5.0), [1.0, 2.0]))
+
+
 def test_long_kernel_limit_is_reported():
     x = chunked(np.arange(4.0), 2)
     with pytest.raises(NotImplementedError, match="at most 4"):
@@ -100,6 +133,12 @@ def test_bad_arguments_raise_when_the_graph_is_built():
         gd.convolve1d(x, [1.0, 2.0, 3.0], origin=0.5)
     with pytest.raises(ValueError, match="origin 2 is out of range"):
         gd.correlate1d(x, [1.0, 2.0, 3.0], origin=2)
+    with pytest.raises(TypeError, match="x must have a boolean, integer, floating or complex"):
+        gd.convolve(chunked(np.array(["a", "b"]), 1), [1.0])
+    with pytest.raises(TypeError, match="v must have a boolean, integer, floating or complex"):
+        gd.correlate(x, np.array(["a"]))
+    with pytest.raises(ValueError, match="x has chunks of unknown size"):
+        gd.correlate1d(x[x > 2], [1.0, 1.0])
 
 
 def test_without_dask_the_import_says_which_extra():
