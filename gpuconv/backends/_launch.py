@@ -245,9 +245,13 @@ class CudaDirect:
         xp = self.xp
         # Rows may sit at any stride (row slices, ::2 views); within a row the
         # kernel reads consecutive elements, and a shared kernel is one block.
-        if x.shape[1] > 1 and x.strides[1] != x.itemsize or x.strides[0] % x.itemsize:
-            x = xp.ascontiguousarray(x)
-        w = xp.ascontiguousarray(w)
+        # It reads them as T, aligned to its size: NumPy aligns complex128 to
+        # 8 bytes only, and a view at such an address is copied too.
+        if (x.shape[1] > 1 and x.strides[1] != x.itemsize or x.strides[0] % x.itemsize
+                or _address(x) % x.itemsize):
+            x = x.copy()  # C order, in a fresh (aligned) allocation
+        if not w.flags.c_contiguous or _address(w) % w.itemsize:
+            w = w.copy()
         out = self.allocate((x.shape[0], request.out_len), x.dtype)
         cval = xp.full((1,), request.cval if request.boundary == "constant" else 0, dtype=x.dtype)
         if out.shape[0] and out.shape[1]:
@@ -257,6 +261,12 @@ class CudaDirect:
             if request.boundary == "zero" and not bool(xp.all(xp.isfinite(w))):
                 _skip_missing_at_the_ends(xp, x, w, out, request.start, stride, dilation)
         return out
+
+
+def _address(array) -> int:
+    """Where ``array``'s first element lies: a NumPy or CuPy array's data pointer."""
+    interface = getattr(array, "__cuda_array_interface__", None) or array.__array_interface__
+    return interface["data"][0]
 
 
 def _skip_missing_at_the_ends(xp, x, w, out, start: int, stride: int, dilation: int) -> None:

@@ -196,6 +196,28 @@ def test_other_views_are_made_contiguous_and_inputs_untouched(cuda_direct):
         np.testing.assert_array_equal(x, before)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_rows_below_the_alignment_of_their_type_are_copied(cuda_direct, dtype):
+    """The kernel reads samples and weights as T, aligned to its size; NumPy
+    aligns complex128 to 8 bytes and a buffer may be aligned to none. Such
+    arrays are copied first (complex128 at 8 mod 16 made the emulator crash)."""
+    rng = np.random.default_rng(12)
+    itemsize = np.dtype(dtype).itemsize
+    rows, n, k = 2, TILE + 9, 7
+    for shift in sorted({1, itemsize // 2}):  # bytes past an aligned address
+        def misaligned(shape):
+            buffer = np.zeros(int(np.prod(shape)) * itemsize + 64, np.uint8)
+            start = -buffer.ctypes.data % 64 + shift
+            array = buffer[start:start + int(np.prod(shape)) * itemsize].view(dtype)
+            array[...] = make(rng, array.shape, dtype)
+            return array.reshape(shape)
+        x, w = misaligned((rows, n)), misaligned((rows, k))
+        assert x.ctypes.data % itemsize and w.ctypes.data % itemsize
+        request = Request(rows=rows, n=n, k=k, kernel_rows=rows, start=k // 2, out_len=n,
+                          boundary="reflect")
+        check(cuda_direct(x, w, request), x, w, request)
+
+
 # --------------------------------------------------------------------------
 # Stride and dilation
 # --------------------------------------------------------------------------
