@@ -67,6 +67,11 @@ class StreamingConvolver:
         As in `gpuconv.convolve`, chosen per chunk by the cost model for
         ``'auto'``. ``'fft'`` and ``'oa'`` (and ``'auto'`` for floating
         dtypes) may also take the partitioned overlap-save path (Notes).
+        Unlike `gpuconv.convolve`'s, this ``'auto'`` does not look for NaN
+        or Inf: a transform it chooses spreads one over the outputs of its
+        block. ``'direct'`` keeps it in the outputs that read it, except that
+        the zeros before the first sample and after the last (`flush`) are
+        samples here, so an Inf weight meets them as NaN.
 
     Raises
     ------
