@@ -506,6 +506,8 @@ def error_cases(tmp_path):
     write_wav(tmp_path / "w.wav", 8000, np.zeros((100, 2), np.int16))
     (tmp_path / "cut.wav").write_bytes((tmp_path / "w.wav").read_bytes()[:30])
     (tmp_path / "noise.wav").write_bytes(b"this is not a wav file at all")
+    write_wav(tmp_path / "rate0.wav", 0, np.zeros(10, np.int16))
+    (tmp_path / "folder.npy").mkdir()
     (tmp_path / "ragged.csv").write_text("1,2\n3\n")
     (tmp_path / "x.txt").write_text("1\n")
     missing = tmp_path / "missing.npy"
@@ -561,6 +563,11 @@ def error_cases(tmp_path):
          "--mode valid needs signals at least as long as the kernel: 64 samples, 65 taps"),
         ([x, "--gaussian", 1e-300],
          "sigma must be at least 1.5e-154 (its square a normal float64), got 1e-300"),
+        ([tmp_path / "folder.npy", "--moving-average", 3],
+         f"cannot read {str(tmp_path / 'folder.npy')!r}: a directory, not a file"),
+        ([tmp_path / "rate0.wav", "--moving-average", 3],
+         f"cannot read {str(tmp_path / 'rate0.wav')!r} as a .wav file: the header gives a "
+         "sample rate of 0 Hz"),
         ([x, "--moving-average", 10**14],  # NumPy's message: the size, shape and dtype
          "Unable to allocate 728. TiB for an array with shape (100000000000000,) and data "
          "type float64"),

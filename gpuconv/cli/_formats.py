@@ -192,6 +192,8 @@ def _read_wav(path: str) -> Input:
         probe, opener = data, (lambda: data)
     if probe.dtype.name not in WAV_DTYPES:
         raise ValueError(f"WAV samples of dtype {probe.dtype} are not supported")
+    if rate < 1:  # the FIR cutoffs would be read as fractions of Nyquist without a word
+        raise ValueError(f"the header gives a sample rate of {rate} Hz")
     offset = 128.0 if probe.dtype == np.uint8 else 0.0
     source = Source(None, probe.shape, probe.dtype, 0, opener=opener, offset=offset)
     del probe

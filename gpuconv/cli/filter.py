@@ -338,7 +338,8 @@ def check_paths(source: str, out: str, fmt: str, *, force: bool) -> None:
     """The input exists, the output is another file of the same format and
     is not overwritten without ``--force``."""
     if not os.path.isfile(source):
-        raise ValueError(f"cannot read {source!r}: no such file")
+        what = "a directory, not a file" if os.path.isdir(source) else "no such file"
+        raise ValueError(f"cannot read {source!r}: {what}")
     if _formats.format_of(out, "--out") != fmt:
         raise ValueError(f"--out must have the input's extension {fmt}, got {out!r}")
     if os.path.realpath(out) == os.path.realpath(source) or (
