@@ -409,6 +409,20 @@ def test_csv_columns_are_signals(tmp_path, capsys, header):
                   dtype=np.float64)
 
 
+def test_csv_with_a_byte_order_mark(tmp_path, capsys):
+    """Spreadsheets write a BOM: the first row is still numbers, not a header."""
+    x = np.arange(12.0).reshape(6, 2)
+    path = tmp_path / "sheet.csv"
+    rows = "\n".join(",".join(f"{value:g}" for value in row) for row in x)
+    path.write_bytes(b"\xef\xbb\xbf" + rows.encode())
+    status, err = run_in_process(capsys, path, "--moving-average", 3, "--method", "direct")
+    assert status == 0, err
+    got = np.loadtxt(tmp_path / "sheet.filtered.csv", delimiter=",")
+    assert got.shape == x.shape
+    assert_within(got, scipy.ndimage.uniform_filter1d(x, 3, axis=0),
+                  bound_for(x, np.full(3, 1 / 3), np.float64), dtype=np.float64)
+
+
 # --------------------------------------------------------------------------
 # Output files: never half-written, never clobbered, input untouched
 # --------------------------------------------------------------------------

@@ -218,13 +218,14 @@ def _data_chunk_is_cut(path: str) -> bool:
 
 
 def _read_csv(path: str) -> Input:
-    with open(path, encoding="utf-8") as handle:
+    # utf-8-sig: a byte-order mark (spreadsheets write one) is not part of the first row
+    with open(path, encoding="utf-8-sig") as handle:
         first = handle.readline()
     header = None
     if first.strip() and not _is_number_row(first):
         header = first.rstrip("\r\n")
     data = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1 if header is not None else 0,
-                      dtype=np.float64)
+                      dtype=np.float64, encoding="utf-8-sig")
     if data.size == 0:
         raise ValueError("no samples")
     source = Source(None, data.shape, data.dtype, 0, opener=lambda: data)
