@@ -657,6 +657,16 @@ def test_truncated_file_from_the_command_line(tmp_path):
         "mmap length is greater than file size"]
 
 
+def test_a_csv_without_samples_from_the_command_line(tmp_path):
+    """One line: NumPy's warning that the file held no data is not printed first."""
+    (tmp_path / "header.csv").write_text("time,level\n")
+    result = run_subprocess(tmp_path / "header.csv", "--moving-average", 3)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"gpuconv filter: error: cannot read {str(tmp_path / 'header.csv')!r} as a .csv file: "
+        "no samples"]
+
+
 @pytest.mark.skipif(GPU_USABLE, reason="a CUDA device is usable here")
 def test_cuda_without_a_gpu_says_why(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.ones(10))

@@ -18,6 +18,7 @@ import io
 import os
 import pickle
 import struct
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 
@@ -224,8 +225,11 @@ def _read_csv(path: str) -> Input:
     header = None
     if first.strip() and not _is_number_row(first):
         header = first.rstrip("\r\n")
-    data = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1 if header is not None else 0,
-                      dtype=np.float64, encoding="utf-8-sig")
+    with warnings.catch_warnings():  # "input contained no data": the error below says so
+        warnings.simplefilter("ignore", UserWarning)
+        data = np.loadtxt(path, delimiter=",", ndmin=2,
+                          skiprows=1 if header is not None else 0, dtype=np.float64,
+                          encoding="utf-8-sig")
     if data.size == 0:
         raise ValueError("no samples")
     source = Source(None, data.shape, data.dtype, 0, opener=lambda: data)
