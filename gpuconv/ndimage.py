@@ -8,6 +8,7 @@ has the input's length along `axis`, the signal is extended past its ends by
 
 from __future__ import annotations
 
+import cmath
 import math
 import operator
 import warnings
@@ -85,7 +86,9 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     Floating inputs are computed in their own precision (SciPy computes in
     float64 and rounds at the end), so float32 results agree with SciPy to
     float32 accuracy. Integer inputs are computed in float64 and truncated
-    to the integer dtype, as SciPy does.
+    to the integer dtype, as SciPy does. Complex input with real weights
+    (or the reverse) is filtered part by part, as SciPy does, so a NaN or
+    Inf in the real part never reaches the imaginary part.
 
     Examples
     --------
@@ -155,8 +158,10 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
     if correlate:  # correlation is convolution with reversed, conjugated weights
         weights = _front.conj_flip(xp, weights, 0)
 
-    cval = _check_cval(cval, complex_input=xp.isdtype(x.dtype, "complex floating"))
-    complex_work = xp.isdtype(x.dtype, "complex floating") or xp.isdtype(weights.dtype, "complex floating")
+    complex_input = xp.isdtype(x.dtype, "complex floating")
+    complex_weights = xp.isdtype(weights.dtype, "complex floating")
+    cval = _check_cval(cval, complex_input=complex_input)
+    complex_work = complex_input or complex_weights
     out_dtype = _output_dtype(xp, output, x.dtype, complex_work)
     if xp.isdtype(x.dtype, ("real floating", "complex floating")):
         work = xp.result_type(x.dtype, xp.complex64) if complex_work else x.dtype
@@ -173,9 +178,23 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
     if n == 0 or rows.x.shape[0] == 0:
         result = xp.astype(xp.reshape(rows.x, x.shape), out_dtype)  # nothing to filter
     else:
-        request = Request(rows=rows.x.shape[0], n=n, k=k, kernel_rows=1, start=start,
-                          out_len=n, boundary=BOUNDARIES[mode], cval=cval)
-        out = execute(backend, rows.x, xp.astype(rows.w, work), request, method, work)
+        def filter_rows(signal, weights, cval, work):
+            request = Request(rows=signal.shape[0], n=n, k=k, kernel_rows=1, start=start,
+                              out_len=n, boundary=BOUNDARIES[mode], cval=cval)
+            return execute(backend, signal, xp.astype(weights, work), request, method, work)
+
+        out = filter_rows(rows.x, rows.w, cval, work)
+        if complex_input != complex_weights and not _sums_to_finite(xp, out):
+            # Complex arithmetic may have formed inf * 0j, a NaN in the other
+            # part. SciPy filters each part on its own: do so (rare, so only here).
+            part_work = xp.float32 if work == xp.complex64 else xp.float64
+            if complex_input:
+                parts = [filter_rows(xp.real(rows.x), rows.w, cval.real, part_work),
+                         filter_rows(xp.imag(rows.x), rows.w, cval.imag, part_work)]
+            else:
+                parts = [filter_rows(rows.x, xp.real(rows.w), cval, part_work),
+                         filter_rows(rows.x, xp.imag(rows.w), cval, part_work)]
+            out.real[...], out.imag[...] = parts  # not re + 1j * im: 1j * inf is nan+infj
         if divisor != 1:
             out = out / divisor
         result = _cast(xp, _front.from_rows(xp, out, rows), out_dtype)
@@ -184,6 +203,12 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
         output[...] = restore(result)
         return output
     return restore(result)
+
+
+def _sums_to_finite(xp, out) -> bool:
+    """Whether ``out`` holds no NaN or Inf (nor values whose sum overflows)."""
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, the answer
+        return cmath.isfinite(complex(xp.sum(out)))
 
 
 def _check_cval(cval, *, complex_input: bool):
