@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import cmath
 import math
+import numbers
 import operator
 import warnings
 
@@ -378,6 +379,9 @@ def gaussian_weights(sigma, order=0, truncate=4.0, radius=None) -> np.ndarray:
     """
     import scipy.ndimage
 
+    for name, value in (("sigma", sigma), ("truncate", truncate)):
+        if not isinstance(value, numbers.Real):  # SciPy's arithmetic raises TypeError too
+            raise TypeError(f"{name} must be a real number, got {value!r}")
     if not (sigma > 0 and math.isfinite(sigma)):
         raise ValueError(f"sigma must be positive and finite, got {sigma!r}")
     if sigma * sigma < np.finfo(np.float64).tiny:  # SciPy's weights divide by it
@@ -386,7 +390,7 @@ def gaussian_weights(sigma, order=0, truncate=4.0, radius=None) -> np.ndarray:
     if order not in (0, 1, 2, 3):
         raise ValueError(f"order must be 0, 1, 2 or 3, got {order!r}")
     if radius is None:
-        radius = int(float(truncate) * float(sigma) + 0.5)
+        radius = int(truncate * sigma + 0.5)
     radius = operator.index(radius)
     if radius < 0:
         raise ValueError(f"radius must be a nonnegative integer, got {radius}")

@@ -1,5 +1,7 @@
 """Smoothing filters against SciPy: uniform_filter1d, gaussian_filter1d, savgol_filter."""
 
+import re
+
 import numpy as np
 import pytest
 import scipy.ndimage
@@ -173,6 +175,9 @@ def test_filter_errors():
         gn.gaussian_filter1d(np.ones(5), np.inf)  # SciPy: OverflowError
     with pytest.raises(ValueError, match=r"sigma must be at least 1.5e-154 .*, got 1e-160"):
         gn.gaussian_filter1d(np.ones(5), 1e-160)  # SciPy: NaN weights, or ZeroDivisionError
+    for name, value in [("sigma", "1"), ("truncate", "4"), ("sigma", None), ("truncate", [4])]:
+        with pytest.raises(TypeError, match=re.escape(f"{name} must be a real number, got {value!r}")):
+            gn.gaussian_filter1d(np.ones(5), **{"sigma": 1.0, name: value})  # SciPy: TypeError
     with pytest.raises(ValueError, match="order must be 0, 1, 2 or 3"):
         gn.gaussian_filter1d(np.ones(5), 1.0, order=4)
     with pytest.raises(ValueError, match="radius must be a nonnegative integer"):
