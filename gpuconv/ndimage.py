@@ -44,8 +44,9 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     axis : int, optional
         Axis of `input` to filter along. Default -1.
     output : array or dtype, optional
-        Where to write the result, or its dtype. Default: the input's dtype
-        (complex when the weights are complex).
+        Where to write the result, or its dtype; of NumPy or of the input's
+        library (a tensor or ``torch.float32`` for torch input). Default: the
+        input's dtype (complex when the weights are complex).
     mode : {'reflect', 'constant', 'nearest', 'mirror', 'wrap', 'grid-constant', \
 'grid-mirror', 'grid-wrap'}, optional
         How the signal extends past its ends (``'grid-*'`` are SciPy's
@@ -163,7 +164,8 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
     complex_weights = xp.isdtype(weights.dtype, "complex floating")
     cval = _check_cval(cval, complex_input=complex_input)
     complex_work = complex_input or complex_weights
-    out_dtype = _output_dtype(xp, output, x.dtype, complex_work)
+    out_dtype = _output_dtype(xp, output, x.dtype, complex_work,
+                              lambda array: backend.asarray(array).dtype, like=input)
     if xp.isdtype(x.dtype, ("real floating", "complex floating")):
         work = xp.result_type(x.dtype, xp.complex64) if complex_work else x.dtype
         work = xp.float32 if work == xp.float16 else work
@@ -228,23 +230,23 @@ def _check_cval(cval, *, complex_input: bool):
     return value.real
 
 
-def _output_dtype(xp, output, input_dtype, complex_work):
+def _output_dtype(xp, output, input_dtype, complex_work, numpy_dtype_of, like):
     """The output dtype by SciPy's rules (``scipy.ndimage._ni_support._get_output``).
 
     A complex result needs a complex output: a dtype given as a type or
     ``numpy.dtype`` is promoted with a warning, one given as a string or an
-    output array is an error.
+    output array is an error. An output array, or a dtype, may be of the
+    input's array library (a ``torch.float32``); ``numpy_dtype_of`` gives the
+    NumPy dtype of an array of any library.
     """
     if output is None:
         return xp.result_type(input_dtype, xp.complex64) if complex_work else input_dtype
     if _is_array(output):
-        dtype, given = output.dtype, "an output array"
+        empty = output[(slice(0, 0),) * output.ndim]  # its dtype, without moving its data
+        dtype, given = numpy_dtype_of(empty), "an output array"
     else:
-        try:
-            dtype = np.dtype(output)
-        except TypeError:
-            raise TypeError(f"output must be an array or a dtype, got {output!r}") from None
-        given = None if not isinstance(output, str) else "a string"
+        dtype = _dtype_named(output, like, numpy_dtype_of)
+        given = "a string" if isinstance(output, str) else None
     if complex_work and dtype.kind != "c":
         if given is not None:
             raise NdimageArgumentError(f"output must have a complex dtype for complex input or "
@@ -256,9 +258,26 @@ def _output_dtype(xp, output, input_dtype, complex_work):
     return dtype
 
 
+def _dtype_named(output, like, numpy_dtype_of) -> np.dtype:
+    """The NumPy dtype ``output`` names: a NumPy one, or one of ``like``'s library."""
+    try:
+        return np.dtype(output)
+    except TypeError:
+        pass
+    if _is_array(like) and not array_api_compat.is_numpy_array(like):
+        try:
+            return numpy_dtype_of(array_api_compat.array_namespace(like).empty(0, dtype=output))
+        except (TypeError, ValueError, RuntimeError):  # not a dtype, or one NumPy lacks
+            pass
+    raise TypeError(f"output must be an array or a dtype (of NumPy or of the input's library), "
+                    f"got {output!r}")
+
+
 def _is_array(output) -> bool:
-    # Scalar types such as np.float32 carry array attributes on the class.
-    return not isinstance(output, type) and array_api_compat.is_array_api_obj(output)
+    # Scalar types such as np.float32 carry array attributes on the class;
+    # np.matrix is an ndarray that array-api-compat does not count as an array.
+    return isinstance(output, np.ndarray) or (
+        not isinstance(output, type) and array_api_compat.is_array_api_obj(output))
 
 
 def _cast(xp, result, dtype):

@@ -13,6 +13,7 @@ import scipy.ndimage
 from hypothesis import given, strategies as st
 
 import gpuconv.ndimage as gn
+from gpuconv.ndimage import NdimageArgumentError
 from tolerances import assert_conv, assert_exact, assert_within, direct_bound
 from test_convolve import make
 
@@ -132,6 +133,27 @@ def test_output_array_is_filled_and_returned(backend):
         else:  # float64 sums within the bound of each other, each rounded once to dtype
             rounding = np.finfo(dtype).eps * np.abs(exact) if dtype == "float32" else 0
             assert_within(out, ref, bound + rounding, dtype=dtype)
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_output_of_the_input_library_and_np_matrix(backend):
+    """An output tensor, or a dtype, of the input's library is filled as a
+    NumPy one is; an ``np.matrix`` output too, as SciPy fills it."""
+    torch = pytest.importorskip("torch")
+    x = np.arange(12.0).reshape(2, 6) * 1.25
+    for output, dtype in [(torch.empty(2, 6, dtype=torch.int32), np.int32),
+                          (torch.float32, np.float32), (torch.uint8, np.uint8)]:
+        ref = scipy.ndimage.convolve1d(x, [0.5, 1.0, 0.25], output=dtype)
+        got = gn.convolve1d(torch.asarray(x), [0.5, 1.0, 0.25], output=output)
+        assert isinstance(got, torch.Tensor) and (got is output or not isinstance(output, torch.Tensor))
+        np.testing.assert_array_equal(got.numpy(), ref)  # dyadic weights: exact
+    with pytest.raises(NdimageArgumentError, match="complex dtype .* an output array of dtype float32"):
+        gn.convolve1d(torch.asarray(x), [1j], output=torch.empty(2, 6))
+    with pytest.raises(TypeError, match="output must be an array or a dtype"):
+        gn.convolve1d(torch.asarray(x), [1.0], output=torch.bfloat16)  # NumPy has none
+    matrix = np.matrix(np.zeros((2, 6)))
+    assert gn.convolve1d(x, [0.5, 1.0, 0.25], output=matrix) is matrix
+    np.testing.assert_array_equal(matrix, scipy.ndimage.convolve1d(x, [0.5, 1.0, 0.25]))
 
 
 @pytest.mark.parametrize("output", [
