@@ -67,11 +67,10 @@ class StreamingConvolver:
         As in `gpuconv.convolve`, chosen per chunk by the cost model for
         ``'auto'``. ``'fft'`` and ``'oa'`` (and ``'auto'`` for floating
         dtypes) may also take the partitioned overlap-save path (Notes).
-        Unlike `gpuconv.convolve`'s, this ``'auto'`` does not look for NaN
-        or Inf: a transform it chooses spreads one over the outputs of its
-        block. ``'direct'`` keeps it in the outputs that read it, except that
-        the zeros before the first sample and after the last (`flush`) are
-        samples here, so an Inf weight meets them as NaN.
+        As in `gpuconv.convolve`, ``'auto'`` and ``'direct'`` keep a NaN or
+        Inf in the outputs that read it, and form no product with the time
+        before the first sample or after the last; ``'fft'`` and ``'oa'``
+        spread one over the outputs of its block.
 
     Raises
     ------
@@ -162,6 +161,7 @@ class StreamingConvolver:
         self.block_length = 0 if self.method == "direct" else _block_length(
             self._backend, channels or 1, self._kernel.shape[0], self.kernel_length,
             self._given_dtype or kernel.dtype)
+        self._finite_kernel = bool(xp.all(xp.isfinite(self._kernel)))
         self._spectra = {}  # compute dtype -> (head kernel, tail spectrum, nfft)
         self._decisions = {}  # see _remember
         self.reset()
@@ -235,8 +235,9 @@ class StreamingConvolver:
         if self._partitioned(t, dtype):
             out, tail = self._blocks(block, t, dtype)
         else:
-            out = self._valid(block[:, history.shape[1] - (self.kernel_length - 1):],
-                              out_len=t, dtype=dtype)
+            before = min(self._position, self.kernel_length - 1)  # samples the outputs read
+            out = self._valid(block[:, history.shape[1] - before:], start=before, out_len=t,
+                              dtype=dtype)
         # Commit the new state only once the chunk has been convolved.
         self._history = xp.asarray(block[:, t:], copy=True)
         self._position += t
@@ -266,22 +267,27 @@ class StreamingConvolver:
         if self._history is None or k == 1:
             out = xp.zeros((rows, k - 1), dtype=dtype, device=self._kernel.device)
         else:  # the tail of the full convolution of the last K - 1 samples
-            out = self._valid(self._history[:, -(k - 1):], out_len=k - 1, dtype=dtype)
+            before = min(self._position, k - 1)
+            out = self._valid(self._history[:, -before:], start=before, out_len=k - 1,
+                              dtype=dtype)
         self._finished = True
         return out[0] if self.channels is None else out
 
-    def _valid(self, block, *, out_len, dtype):
-        """Outputs ``K - 1 ..`` of the full convolution of each row of ``block``."""
+    def _valid(self, block, *, start, out_len, dtype):
+        """Outputs ``start ..`` of the full convolution of each row of ``block``:
+        the ``start`` samples before the outputs' own (at most ``K - 1``) and
+        no zeros for the time before the stream, so that, as in
+        ``numpy.convolve``, the direct sum forms no product with them."""
         rows, n = block.shape
         request = Request(rows=rows, n=n, k=self.kernel_length,
-                          kernel_rows=self._kernel.shape[0], start=self.kernel_length - 1,
-                          out_len=out_len)
-        method = self.method
-        if method == "auto":
+                          kernel_rows=self._kernel.shape[0], start=start, out_len=out_len)
+        chosen = None
+        if self.method == "auto":
             name = dtype_name(self._backend.xp, dtype)
-            method = self._remember((request, name),
+            chosen = self._remember((request, name),
                                     lambda: choose_method(self._backend, request, name))
-        return execute(self._backend, block, self._kernel, request, method, dtype)
+        return execute(self._backend, block, self._kernel, request, self.method, dtype,
+                       chosen=chosen)
 
     # ------------------------------------------------------------------
     # The partitioned overlap-save path (module docstring)
@@ -294,8 +300,9 @@ class StreamingConvolver:
         chunk pays only for the share of them it uses.
         """
         name = dtype_name(self._backend.xp, dtype)
-        if not self.block_length or name == "exact":
-            return False
+        if not self.block_length or name == "exact" or (self.method == "auto"
+                                                        and not self._finite_kernel):
+            return False  # one shot: its auto keeps an Inf weight's products local
         b = self.block_length
         first, last = self._block_starts(t)
         cached = self._tail is not None and self._tail[0] == first
@@ -385,11 +392,29 @@ class StreamingConvolver:
             index = xp.reshape(starts[:, None] + window[None, :], (-1,))
             segments = xp.reshape(xp.take(block, index, axis=1), (rows, starts.shape[0], k - 1))
             spectra = forward(segments, nfft)
+            if self.method == "auto" and not _all_finite(spectra[..., 0]):
+                # A NaN or Inf would spread over the block: the direct sum, as auto does.
+                pieces.append(self._tail_direct(segments))
+                continue
             spectra *= spectrum[:, None, :]
             # The valid part: output t of the block is index t + taps - 1.
             y = inverse(spectra, nfft)[..., taps - 1:taps - 1 + b]
             pieces.append(xp.reshape(y, (rows, starts.shape[0] * b)))
         return pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=-1)
+
+    def _tail_direct(self, segments):
+        """`_tail_outputs` of ``segments`` (rows, blocks, K - 1) by the direct sum."""
+        xp = self._backend.xp
+        b, k = self.block_length, self.kernel_length
+        rows, blocks = segments.shape[:2]
+        tail = xp.astype(self._kernel[:, b:], segments.dtype)
+        if tail.shape[0] > 1:  # one kernel per channel: per block of each channel
+            tail = xp.repeat(tail, blocks, axis=0)
+        request = Request(rows=rows * blocks, n=k - 1, k=k - b, kernel_rows=tail.shape[0],
+                          start=k - b - 1, out_len=b)
+        y = execute(self._backend, xp.reshape(segments, (rows * blocks, k - 1)), tail, request,
+                    "direct", segments.dtype)
+        return xp.reshape(y, (rows, blocks * b))
 
     def _kernel_spectra(self, work):
         """Head kernel, tail spectrum and transform length in ``work`` dtype, cached."""
@@ -411,6 +436,11 @@ class StreamingConvolver:
         return (f"StreamingConvolver(kernel_length={self.kernel_length}, "
                 f"channels={self.channels}, dtype={self.dtype}, device={self.device!r}, "
                 f"method={self.method!r})")
+
+
+def _all_finite(values) -> bool:
+    xp = array_api_compat.array_namespace(values)
+    return bool(xp.all(xp.isfinite(values)))
 
 
 def _partitioned_seconds(backend, rows, kernel_rows, k, b, t, blocks, name) -> float:

@@ -252,10 +252,10 @@ def paths(monkeypatch):
         counts["partitioned"] += 1
         return blocks(self, *args, **kwargs)
 
-    def counted_valid(self, block, *, out_len, dtype):
-        if block.shape[-1] > out_len:  # flush() calls it with no new samples
+    def counted_valid(self, block, *, start, out_len, dtype):
+        if block.shape[-1] > start:  # flush() calls it with no new samples
             counts["one shot"] += 1
-        return valid(self, block, out_len=out_len, dtype=dtype)
+        return valid(self, block, start=start, out_len=out_len, dtype=dtype)
 
     monkeypatch.setattr(gpuconv.StreamingConvolver, "_blocks", counted_blocks)
     monkeypatch.setattr(gpuconv.StreamingConvolver, "_valid", counted_valid)
@@ -370,4 +370,38 @@ def test_long_kernel_on_each_backend(backend, dtype, paths):
     x, kernel = signal(rng, 700, dtype), signal(rng, 300, dtype)
     stream = gpuconv.StreamingConvolver(kernel, method="fft")
     check(feed(stream, x, splits(rng, 700, 20)), x, kernel, "fft", stream.block_length)
+    assert paths["partitioned"] > 0
+
+
+@pytest.mark.parametrize("where", ["NaN in x", "Inf in x", "Inf in the kernel"])
+def test_auto_keeps_nan_and_inf_local(where, paths):
+    """As `gpuconv.convolve`'s ``auto``: a transform it would take gives way
+    to the direct sum where a line it transforms is not finite, on either
+    path, and no product is formed with the time before the stream or after
+    its end, as in ``numpy.convolve`` (an Inf weight times 0 would be NaN)."""
+    rng = np.random.default_rng(15)
+    x, kernel, stream = long_kernel_stream(rng, "float64", 2000, 8000, "auto")
+    if where == "Inf in the kernel":
+        kernel[700] = np.inf
+        stream = gpuconv.StreamingConvolver(kernel, method="auto", device="cpu")
+    else:
+        x[[2500, 6100]] = np.nan if where == "NaN in x" else np.inf
+    sizes = splits(rng, 8000, 60)
+    sizes[len(sizes) // 3] += 3000  # one long chunk: a transform in one shot
+    got = feed(stream, x, sizes)
+    ref = np.convolve(x, kernel)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+    if where != "Inf in the kernel":
+        assert paths["partitioned"] > 0
+
+
+def test_auto_keeps_nan_local_per_channel_kernels(paths):
+    rng = np.random.default_rng(16)
+    x, kernel, stream = long_kernel_stream(rng, "float32", 3000, 9000, "auto", channels=2,
+                                           per_channel=True)
+    x[1, 4000] = np.nan
+    got = feed(stream, x, splits(rng, 9000, 20))
+    ref = rowwise(np.convolve, x, kernel)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
     assert paths["partitioned"] > 0

@@ -56,11 +56,13 @@ def workspace_per_row(request: Request, method: str, itemsize: int) -> int:
     return per_row * itemsize
 
 
-def execute(backend, x, w, request: Request, method: str, result_dtype):
+def execute(backend, x, w, request: Request, method: str, result_dtype, *, chosen=None):
     """Convolve rows of ``x`` (rows, n) with ``w`` (1 or rows, k) per ``request``.
 
     Returns a ``(rows, out_len)`` array of ``result_dtype`` on the backend's
-    device. ``method`` is ``'auto'``, ``'direct'``, ``'fft'`` or ``'oa'``.
+    device. ``method`` is ``'auto'``, ``'direct'``, ``'fft'`` or ``'oa'``;
+    for ``'auto'``, ``chosen`` is the cost model's choice when the caller
+    has it already (a stream remembers its choices).
     """
     xp = backend.xp
     # A transform spreads a NaN or Inf over its whole row or block; the direct
@@ -70,7 +72,7 @@ def execute(backend, x, w, request: Request, method: str, result_dtype):
     # cost), or the constant boundary's value. Integers: auto goes direct.
     finite_only = False
     if method == "auto":
-        method = choose_method(backend, request, dtype_name(xp, result_dtype))
+        method = chosen or choose_method(backend, request, dtype_name(xp, result_dtype))
         finite_only = method != "direct"
         if finite_only and request.boundary == "constant" and not cmath.isfinite(request.cval):
             method, finite_only = "direct", False
