@@ -553,6 +553,8 @@ def error_cases(tmp_path):
          f"--out must have the input's extension .npy, got {str(tmp_path / 'y.wav')!r}"),
         ([x, "--out", tmp_path / "no" / "y.npy", "--moving-average", 3],
          f"--out {str(tmp_path / 'no' / 'y.npy')!r}: its directory does not exist"),
+        ([x, "--out", tmp_path / "folder.npy", "--moving-average", 3, "--force"],
+         f"--out {str(tmp_path / 'folder.npy')!r} is a directory; --force replaces only files"),
         ([x, "--fir-lowpass", 0.2], "--fir-lowpass and --fir-bandpass need --taps N"),
         ([x, "--moving-average", 3, "--taps", 5], "--taps goes with --fir-lowpass or --fir-bandpass"),
         ([x, "--gaussian", 2, "--mode", "same"],

@@ -345,6 +345,8 @@ def check_paths(source: str, out: str, fmt: str, *, force: bool) -> None:
     if os.path.realpath(out) == os.path.realpath(source) or (
             os.path.exists(out) and os.path.samefile(out, source)):
         raise ValueError(f"--out {out!r} is the input file; the input is never written")
+    if os.path.isdir(out):
+        raise ValueError(f"--out {out!r} is a directory; --force replaces only files")
     if os.path.exists(out) and not force:
         raise ValueError(f"{out!r} exists; pass --force to overwrite it")
     if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
