@@ -198,6 +198,48 @@ def test_truncated_wav_is_an_error(tmp_path, capsys, bits):
         "the file holds fewer samples than its header says (truncated?)"]
 
 
+def as_rf64(riff: bytes, *, data_size=None) -> bytes:
+    """A RIFF WAV file's bytes as RF64: sizes in a ds64 chunk, 0xFFFFFFFF in the old fields."""
+    chunks, at = [], 12
+    while at < len(riff):
+        name, size = riff[at:at + 4], struct.unpack("<I", riff[at + 4:at + 8])[0]
+        if name == b"data":
+            data_size = size if data_size is None else data_size
+            size_field = 0xFFFFFFFF
+        else:
+            size_field = size
+        chunks.append(name + struct.pack("<I", size_field) + riff[at + 8:at + 8 + size + size % 2])
+        at += 8 + size + size % 2
+    body = b"".join(chunks)
+    ds64 = struct.pack("<QQQI", 4 + 36 + len(body), data_size, 0, 0)
+    return b"RF64" + b"\xff" * 4 + b"WAVE" + b"ds64" + struct.pack("<I", len(ds64)) + ds64 + body
+
+
+def test_rf64_wav_is_read_and_checked_like_riff(tmp_path, capsys):
+    data = RNG.integers(-1000, 1000, (300, 2)).astype(np.int16)
+    riff = write_wav(tmp_path / "riff.wav", 8000, data).read_bytes()
+    (tmp_path / "rf64.wav").write_bytes(as_rf64(riff))
+    np.testing.assert_array_equal(scipy.io.wavfile.read(tmp_path / "rf64.wav")[1], data)  # SciPy reads it
+    for name in ("riff", "rf64"):
+        status, err = run_in_process(capsys, tmp_path / f"{name}.wav", "--moving-average", 3)
+        assert status == 0, err
+    rate, got = scipy.io.wavfile.read(tmp_path / "rf64.filtered.wav")
+    assert rate == 8000
+    np.testing.assert_array_equal(got, scipy.io.wavfile.read(tmp_path / "riff.filtered.wav")[1])
+
+    (tmp_path / "cut64.wav").write_bytes(as_rf64(riff, data_size=data.nbytes + 40))
+    # The RIFF size too small to reach the data chunk: SciPy fails with UnboundLocalError.
+    (tmp_path / "short.wav").write_bytes(riff[:4] + struct.pack("<I", 20) + riff[8:])
+    for name in ("cut64.wav", "short.wav"):
+        status, err = run_in_process(capsys, tmp_path / name, "--moving-average", 3)
+        assert status == 2
+        reason = ("the file holds fewer samples than its header says (truncated?)"
+                  if name == "cut64.wav" else
+                  "the header's RIFF size (20 bytes) ends before the data chunk")
+        assert err.splitlines() == [f"gpuconv filter: error: cannot read "
+                                    f"{str(tmp_path / name)!r} as a .wav file: {reason}"]
+
+
 def test_float32_wav_stays_float32(tmp_path, capsys):
     data = RNG.uniform(-1, 1, (700, 3)).astype(np.float32)
     source = write_wav(tmp_path / "f.wav", 48000, data)

@@ -181,8 +181,7 @@ def _read_wav(path: str) -> Input:
     def opener():
         return scipy.io.wavfile.read(path, mmap=True)[1]
 
-    if _data_chunk_is_cut(path):
-        raise ValueError("the file holds fewer samples than its header says (truncated?)")
+    _check_wav_layout(path)
     try:
         rate, probe = scipy.io.wavfile.read(path, mmap=True)
     except ValueError as error:
@@ -201,21 +200,37 @@ def _read_wav(path: str) -> Input:
     return Input(".wav", [source], rate=int(rate))
 
 
-def _data_chunk_is_cut(path: str) -> bool:
-    """Whether a RIFF (or big-endian RIFX) WAV file's data chunk announces
-    more bytes than the file holds: SciPy maps such a chunk with an error
-    that does not say so, and reads 24-bit samples short without a word."""
+def _check_wav_layout(path: str) -> None:
+    """Refuse, with the reason, two layouts SciPy reads badly: a data chunk
+    announcing more bytes than the file holds (SciPy maps it with an error
+    that does not say so, and reads 24-bit samples short without a word),
+    and a RIFF size that ends before the data chunk (SciPy then fails with
+    an internal error). RIFF, big-endian RIFX and RF64, whose sizes are in
+    its ds64 chunk; other files are left to SciPy's own checks."""
     with open(path, "rb") as handle:
         head = handle.read(12)
-        order = {b"RIFF": "<", b"RIFX": ">"}.get(head[:4])
+        order = {b"RIFF": "<", b"RIFX": ">", b"RF64": "<"}.get(head[:4])
         if order is None or head[8:12] != b"WAVE":
-            return False  # RF64 and the like: SciPy's own checks
-        while len(header := handle.read(8)) == 8:
+            return
+        riff_size, data_size = struct.unpack(order + "I", head[4:8])[0], None
+        if head[:4] == b"RF64":
+            ds64 = handle.read(24)
+            if len(ds64) < 24 or ds64[:4] != b"ds64":
+                return
+            riff_size, data_size = struct.unpack("<QQ", ds64[8:24])
+            handle.seek(20 + struct.unpack("<I", ds64[4:8])[0])  # past the ds64 chunk
+        file_size = os.fstat(handle.fileno()).st_size
+        while handle.tell() < riff_size + 8 and len(header := handle.read(8)) == 8:
             size = struct.unpack(order + "I", header[4:])[0]
             if header[:4] == b"data":
-                return handle.tell() + size > os.fstat(handle.fileno()).st_size
+                if handle.tell() + (size if data_size is None else data_size) > file_size:
+                    raise ValueError("the file holds fewer samples than its header says "
+                                     "(truncated?)")
+                return
             handle.seek(size + size % 2, os.SEEK_CUR)  # chunks are padded to even sizes
-    return False
+        if handle.tell() >= riff_size + 8:
+            raise ValueError(f"the header's RIFF size ({riff_size} bytes) ends before the "
+                             f"data chunk")
 
 
 def _read_csv(path: str) -> Input:
