@@ -66,7 +66,10 @@ def prepare(**named) -> Prepared:
     backend = backends.get_backend(first)
     arrays = []
     for name, value in named.items():
-        array = backend.asarray(value)
+        try:
+            array = backend.asarray(value)
+        except TypeError as error:  # a dtype NumPy lacks, a tensor that requires grad
+            raise TypeError(f"{name}: {error}") from None
         check_numeric(backend.xp, array.dtype, f"{name} must have")
         arrays.append(array)
 

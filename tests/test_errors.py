@@ -242,6 +242,24 @@ def test_torch_conjugate_and_negative_views(backend):
                                                                .numpy(), [1.0, 0.5]))
 
 
+def test_torch_tensor_that_requires_grad_is_refused_by_name(backend):
+    """gpuconv computes no gradients: a tensor that requires one gets a
+    TypeError saying what to pass, from every front."""
+    torch = pytest.importorskip("torch", reason="torch is not installed")
+    leaf = torch.ones(8, requires_grad=True)
+    message = "a torch tensor that requires grad: gpuconv computes no gradients; pass tensor.detach()"
+    calls = [lambda: gpuconv.convolve(leaf, [1.0, 2.0]),
+             lambda: gpuconv.convolve(torch.ones(8), leaf[:3]),
+             lambda: gn.convolve1d(torch.ones(8), [1.0], output=torch.empty(8, requires_grad=True)),
+             lambda: gpuconv.StreamingConvolver(leaf[:3], device="cpu"),
+             lambda: gpuconv.nn.functional.conv1d(torch.ones(1, 1, 8), leaf[:3].reshape(1, 1, 3))]
+    for call in calls:
+        with pytest.raises(TypeError, match=re.escape(message)):
+            call()
+    detached = gpuconv.convolve(leaf.detach(), [1.0, 2.0])
+    np.testing.assert_array_equal(detached.numpy(), np.convolve(np.ones(8), [1.0, 2.0]))
+
+
 def test_torch_tensors_come_back_as_torch_tensors(backend):
     torch = pytest.importorskip("torch", reason="torch is not installed")
     got = gpuconv.convolve(torch.ones(5, dtype=torch.float64), np.ones(3))

@@ -17,7 +17,7 @@ import cupyx.scipy.fft as cufft
 from .._algorithms.choose import figures_from_attributes
 from .._config import config
 from ._launch import CudaDirect, CupyLauncher
-from .numpy_backend import native_byte_order, resolve_lazy_torch_views
+from .numpy_backend import exportable_torch_tensor, host_array, native_byte_order
 
 #: Share of free device memory one call's temporaries may take: the device
 #: is not shared with the OS, but the output and the caller's arrays are there.
@@ -46,14 +46,14 @@ class CupyBackend:
         holds it on the GPU (a torch CUDA tensor), copied from the host otherwise."""
         if isinstance(x, cupy.ndarray) or not array_api_compat.is_array_api_obj(x):
             return cupy.asarray(x)
-        x = resolve_lazy_torch_views(x)
+        x = exportable_torch_tensor(x)
         try:
             device_type = x.__dlpack_device__()[0]
         except (AttributeError, TypeError):
             device_type = None
         if device_type == 2:  # kDLCUDA
             return cupy.from_dlpack(x)
-        return cupy.asarray(native_byte_order(np.asarray(x)))
+        return cupy.asarray(native_byte_order(host_array(x)))
 
     def rfft(self, x, n):
         return cufft.rfft(x, n, axis=-1)

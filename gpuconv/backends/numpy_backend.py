@@ -140,13 +140,27 @@ def native_byte_order(array: np.ndarray) -> np.ndarray:
     return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
 
 
-def resolve_lazy_torch_views(x):
+def exportable_torch_tensor(x):
     """A torch tensor with its conjugation or negation applied: ``t.conj()``
     and ``t.conj().imag`` only set a bit, which DLPack does not carry (torch
-    refuses the first and exports the second without its sign)."""
+    refuses the first and exports the second without its sign). One that
+    requires grad is refused: gpuconv builds no autograd graph."""
     if array_api_compat.is_torch_array(x):
+        if x.requires_grad:
+            raise TypeError("a torch tensor that requires grad: gpuconv computes no gradients; "
+                            "pass tensor.detach()")
         return x.resolve_conj().resolve_neg()
     return x
+
+
+def host_array(x) -> np.ndarray:
+    """``np.asarray(x)``, with an error that names the array's type and dtype
+    when NumPy has no such dtype (torch's bfloat16)."""
+    try:
+        return np.asarray(x)
+    except TypeError as error:
+        raise TypeError(f"cannot take a {type(x).__module__}.{type(x).__name__} of dtype "
+                        f"{x.dtype}: {error}") from None
 
 
 class NumpyBackend:
@@ -165,11 +179,11 @@ class NumpyBackend:
             return native_byte_order(np.asarray(x))
         if hasattr(x, "get"):  # CuPy
             return x.get()
-        x = resolve_lazy_torch_views(x)
+        x = exportable_torch_tensor(x)
         try:
             return np.from_dlpack(x)
         except (BufferError, RuntimeError, TypeError):  # on a device, or read-only
-            return np.asarray(x)
+            return host_array(x)
 
     #: The Numba kernel applies boundary rules itself (no padded copy of the batch).
     direct_boundaries = True
