@@ -89,8 +89,8 @@ def convolve1d(input, weights, axis=-1, output=None, mode="reflect", cval=0.0, o
     float64 and rounds at the end), so float32 results agree with SciPy to
     float32 accuracy. Integer inputs are computed in float64 and truncated
     to the integer dtype, as SciPy does. Complex input with real weights
-    (or the reverse) is filtered part by part, as SciPy does, so a NaN or
-    Inf in the real part never reaches the imaginary part.
+    (or the reverse) gives SciPy's result, which filters each part on its
+    own: a NaN or Inf in the real part never reaches the imaginary part.
 
     Examples
     --------
@@ -140,9 +140,10 @@ def check_mode_and_weights(mode, weights) -> None:
 def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, correlate,
               divisor=1):
     """`convolve1d`/`correlate1d` with the weights divided by ``divisor``:
-    for integer input the exact sums are divided once, after the arithmetic
-    (a mean that is a whole number stays whole when truncated); for floating
-    input the division is folded into the weights (no extra pass)."""
+    for an integer input or output the exact sums are divided once, after
+    the arithmetic (a mean that is a whole number stays whole when
+    truncated); otherwise the division is folded into the weights (no
+    extra pass)."""
     check_choice(method, ("auto", "direct", "fft", "oa"), "method")
     backend, xp, (x, weights), restore = _front.prepare(input=input, weights=weights)
     check_mode_and_weights(mode, weights)
@@ -169,7 +170,9 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
     if xp.isdtype(x.dtype, ("real floating", "complex floating")):
         work = xp.result_type(x.dtype, xp.complex64) if complex_work else x.dtype
         work = xp.float32 if work == xp.float16 else work
-        if divisor != 1:  # convolve1d/correlate1d: no division at all
+        # convolve1d/correlate1d have no division at all; an integer output truncates,
+        # so there the exact window sum is divided once, as for integer input.
+        if divisor != 1 and xp.isdtype(out_dtype, ("real floating", "complex floating")):
             weights, divisor = weights / divisor, 1
     else:  # integers and booleans: float64 arithmetic, truncated at the end (SciPy)
         work = xp.complex128 if complex_work else xp.float64
@@ -203,7 +206,7 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
         result = _cast(xp, _front.from_rows(xp, out, rows), out_dtype)
 
     if _is_array(output):
-        output[...] = restore(result)
+        output[...] = _into_library_of(output, restore(result))
         return output
     return restore(result)
 
@@ -243,7 +246,10 @@ def _output_dtype(xp, output, input_dtype, complex_work, numpy_dtype_of, like):
         return xp.result_type(input_dtype, xp.complex64) if complex_work else input_dtype
     if _is_array(output):
         empty = output[(slice(0, 0),) * output.ndim]  # its dtype, without moving its data
-        dtype, given = numpy_dtype_of(empty), "an output array"
+        try:
+            dtype, given = numpy_dtype_of(empty), "an output array"
+        except TypeError as error:
+            raise TypeError(f"output: {error}") from None
     else:
         dtype = _dtype_named(output, like, numpy_dtype_of)
         given = "a string" if isinstance(output, str) else None
@@ -262,7 +268,7 @@ def _dtype_named(output, like, numpy_dtype_of) -> np.dtype:
     """The NumPy dtype ``output`` names: a NumPy one, or one of ``like``'s library."""
     try:
         return np.dtype(output)
-    except TypeError:
+    except (TypeError, ValueError):  # ValueError: a module, such as torch itself
         pass
     if _is_array(like) and not array_api_compat.is_numpy_array(like):
         try:
@@ -271,6 +277,15 @@ def _dtype_named(output, like, numpy_dtype_of) -> np.dtype:
             pass
     raise TypeError(f"output must be an array or a dtype (of NumPy or of the input's library), "
                     f"got {output!r}")
+
+
+def _into_library_of(output, result):
+    """``result`` as an array of ``output``'s library and device, to assign
+    to it (torch does not take a NumPy array in ``t[...] = a``)."""
+    if isinstance(output, np.ndarray):
+        return np.asarray(result)
+    return array_api_compat.array_namespace(output).asarray(
+        result, device=array_api_compat.device(output))
 
 
 def _is_array(output) -> bool:
@@ -304,9 +319,9 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
     """Moving average along one axis, as ``scipy.ndimage.uniform_filter1d``.
 
     `correlate1d` with ``size`` weights of ``1 / size``, so it runs on either
-    device and honours every boundary mode. For integer input each window's
-    exact sum (below 2**53) is divided by ``size`` instead, as SciPy does, so
-    a mean that is a whole number is not truncated one low.
+    device and honours every boundary mode. For integer input or output,
+    each window's exact sum (below 2**53) is divided by ``size`` instead, as
+    SciPy does, so a mean that is a whole number is not truncated one low.
 
     Parameters
     ----------

@@ -161,7 +161,7 @@ class StreamingConvolver:
         self.block_length = 0 if self.method == "direct" else _block_length(
             self._backend, channels or 1, self._kernel.shape[0], self.kernel_length,
             self._given_dtype or kernel.dtype)
-        self._finite_kernel = bool(xp.all(xp.isfinite(self._kernel)))
+        self._finite_kernel = _all_finite(self._kernel)
         self._spectra = {}  # compute dtype -> (head kernel, tail spectrum, nfft)
         self._decisions = {}  # see _remember
         self.reset()

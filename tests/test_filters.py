@@ -85,6 +85,18 @@ def test_uniform_integers_equal_scipy(backend):
         assert got.dtype == np.int32
 
 
+def test_uniform_float_input_into_integers_equals_scipy(backend):
+    """An integer ``output`` truncates, so the window sum is divided once
+    there too: weights of ``1 / 3`` made the mean 25 of (0, 25, 50) come out
+    as 24.999999999999996, truncated to 24."""
+    x = np.random.default_rng(4).integers(0, 100, (3, 60)).astype(np.float64)
+    assert np.array_equal(gn.uniform_filter1d([0.0, 25, 50], 3, output=np.uint8), [8, 25, 41])
+    for size in (3, 5, 7, 10):
+        for output in (np.uint8, np.int32, np.int64):
+            np.testing.assert_array_equal(gn.uniform_filter1d(x, size, output=output),
+                                          scipy.ndimage.uniform_filter1d(x, size, output=output))
+
+
 SAVGOL_CASES = [(5, 2, 0), (7, 3, 1), (9, 4, 2), (11, 2, 0), (4, 2, 0), (3, 0, 0), (21, 6, 3),
                 (40, 5, 1)]
 

@@ -149,8 +149,14 @@ def test_output_of_the_input_library_and_np_matrix(backend):
         np.testing.assert_array_equal(got.numpy(), ref)  # dyadic weights: exact
     with pytest.raises(NdimageArgumentError, match="complex dtype .* an output array of dtype float32"):
         gn.convolve1d(torch.asarray(x), [1j], output=torch.empty(2, 6))
-    with pytest.raises(TypeError, match="output must be an array or a dtype"):
-        gn.convolve1d(torch.asarray(x), [1.0], output=torch.bfloat16)  # NumPy has none
+    into = torch.empty(2, 6, dtype=torch.float64)  # NumPy input, a tensor to fill
+    assert gn.convolve1d(x, [0.5, 1.0, 0.25], output=into) is into
+    np.testing.assert_array_equal(into.numpy(), scipy.ndimage.convolve1d(x, [0.5, 1.0, 0.25]))
+    for output in (torch.bfloat16, torch):  # NumPy has no bfloat16; a module is no dtype
+        with pytest.raises(TypeError, match="output must be an array or a dtype"):
+            gn.convolve1d(torch.asarray(x), [1.0], output=output)
+    with pytest.raises(TypeError, match="output: cannot take a torch.Tensor of dtype torch.bfloat16"):
+        gn.convolve1d(torch.asarray(x), [1.0], output=torch.empty(2, 6, dtype=torch.bfloat16))
     matrix = np.matrix(np.zeros((2, 6)))
     assert gn.convolve1d(x, [0.5, 1.0, 0.25], output=matrix) is matrix
     np.testing.assert_array_equal(matrix, scipy.ndimage.convolve1d(x, [0.5, 1.0, 0.25]))
