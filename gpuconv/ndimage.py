@@ -342,9 +342,10 @@ def uniform_filter1d(input, size, axis=-1, output=None, mode="reflect", cval=0.0
     Notes
     -----
     SciPy keeps a running sum and divides it by ``size`` for each output;
-    this sums each window afresh. Integer input gives the same exact sums
-    either way, so integer results equal SciPy's; floating results may
-    differ from SciPy's in the last bits.
+    this sums each window afresh. Integer input (with a whole-number
+    `cval`) gives the same exact sums either way, so integer results equal
+    SciPy's; floating results, and a running sum of a fractional `cval`,
+    may differ from SciPy's in the last bits, and so by one when truncated.
 
     Examples
     --------
