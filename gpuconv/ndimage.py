@@ -176,8 +176,8 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
             weights, divisor = weights / divisor, 1
     else:  # integers and booleans: float64 arithmetic, truncated at the end (SciPy)
         work = xp.complex128 if complex_work else xp.float64
-        # Truncation turns FFT rounding (2.9999999 for 3) into an off-by-one.
-        method = "direct" if method == "auto" else method
+    if method == "auto" and not xp.isdtype(out_dtype, ("real floating", "complex floating")):
+        method = "direct"  # truncation turns FFT rounding (2.9999999 for 3) into an off-by-one
 
     rows = _front.as_rows(xp, x, weights, axis, names=("input", "weights"))
     n = rows.x.shape[-1]
