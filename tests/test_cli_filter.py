@@ -19,6 +19,7 @@ import stat
 import struct
 import subprocess
 import sys
+import warnings
 import zipfile
 
 import numpy as np
@@ -235,9 +236,70 @@ def test_rf64_wav_is_read_and_checked_like_riff(tmp_path, capsys):
         assert status == 2
         reason = ("the file holds fewer samples than its header says (truncated?)"
                   if name == "cut64.wav" else
-                  "the header's RIFF size (20 bytes) ends before the data chunk")
+                  "no data chunk within the 20 bytes the RIFF header gives")
         assert err.splitlines() == [f"gpuconv filter: error: cannot read "
                                     f"{str(tmp_path / name)!r} as a .wav file: {reason}"]
+
+
+def riff_wav(*chunks, fmt=(1, 1, 8000, 16000, 2, 16)) -> bytes:
+    """A RIFF WAV file's bytes: a PCM ``fmt`` chunk, then ``chunks`` (name, payload, size)."""
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + struct.pack("<HHIIHH", *fmt)
+    for name, payload, size in chunks:
+        body += name + struct.pack("<I", size) + payload + b"\0" * (len(payload) % 2)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def with_riff_size(riff: bytes, size: int) -> bytes:
+    return riff[:4] + struct.pack("<I", size) + riff[8:]
+
+
+SAMPLES = np.arange(1, 5, dtype="<i2").tobytes()
+
+
+@pytest.mark.parametrize("layout, reason", [
+    # SciPy reads the last data chunk; it announces 1000 bytes and holds 2.
+    (riff_wav((b"data", SAMPLES, 8), (b"data", b"\7\0", 1000)),
+     "the file holds fewer samples than its header says (truncated?)"),
+    (riff_wav((b"data", SAMPLES, 8), fmt=(1, 0, 8000, 0, 0, 16)),
+     "the fmt chunk gives 0 channels in blocks of 0 bytes"),
+    (riff_wav((b"LIST", b"abcd", 4)), "no data chunk within the 40 bytes the RIFF header gives"),
+    (riff_wav((b"data", SAMPLES, 8))[:-10], "the file ends inside a chunk's header (truncated?)"),
+    # Half a sample announced past the last whole one: SciPy reads the 4 whole ones.
+    (riff_wav((b"data", SAMPLES, 9)), None),
+    (riff_wav((b"LIST", b"abc", 3), (b"data", SAMPLES, 8)), None),
+    # A streaming writer's RIFF size: SciPy warns of an early end, twice (probe and read).
+    (with_riff_size(riff_wav((b"data", SAMPLES, 8)), 0xFFFFFFFF), None),
+], ids=["last data chunk cut", "no channels", "no data chunk", "cut in a header",
+        "half a sample more", "odd chunk padded", "RIFF size unknown"])
+def test_wav_layouts(tmp_path, capsys, layout, reason):
+    path = tmp_path / "in.wav"
+    path.write_bytes(layout)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status, err = run_in_process(capsys, path, "--moving-average", 1)
+    assert [str(warning.message) for warning in caught] == []
+    if reason is None:
+        assert status == 0, err
+        np.testing.assert_array_equal(scipy.io.wavfile.read(tmp_path / "in.filtered.wav")[1],
+                                      [1, 2, 3, 4])
+    else:
+        assert status == 2
+        assert err.splitlines() == [f"gpuconv filter: error: cannot read {str(path)!r} as a "
+                                    f".wav file: {reason}"]
+
+
+def test_wav_whose_byte_rate_overflows_the_output_header(tmp_path, capsys):
+    """SciPy reads a float WAV at 2**30 Hz (it does not check the byte rate
+    field, 0 here); the output's header cannot hold its byte rate."""
+    path = tmp_path / "fast.wav"
+    path.write_bytes(riff_wav((b"data", np.zeros(8, "<f4").tobytes(), 32),
+                              fmt=(3, 1, 2**30, 0, 4, 32)))
+    assert scipy.io.wavfile.read(path)[0] == 2**30
+    status, err = run_in_process(capsys, path, "--moving-average", 3)
+    assert status == 2
+    assert err.splitlines() == ["gpuconv filter: error: a sample rate of 1073741824 Hz with 1 "
+                                "channel of 4-byte samples overflows the WAV header's byte "
+                                "rate (at most 2**32 - 1 bytes a second); write .npy instead"]
 
 
 def test_float32_wav_stays_float32(tmp_path, capsys):

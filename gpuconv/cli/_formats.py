@@ -178,17 +178,24 @@ def _array_header(member, version):
 def _read_wav(path: str) -> Input:
     import scipy.io.wavfile
 
+    def read(**options):
+        # The layout is checked below; SciPy's warnings (an unknown chunk, a
+        # RIFF size past the end, as streaming writers leave it) say no more.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.io.wavfile.WavFileWarning)
+            return scipy.io.wavfile.read(path, **options)
+
     def opener():
-        return scipy.io.wavfile.read(path, mmap=True)[1]
+        return read(mmap=True)[1]
 
     _check_wav_layout(path)
     try:
-        rate, probe = scipy.io.wavfile.read(path, mmap=True)
+        rate, probe = read(mmap=True)
     except ValueError as error:
-        if "mmap" not in str(error):
+        if not str(error).startswith("mmap=True not compatible"):
             raise
         # 24-bit PCM cannot be mapped: SciPy reads it into int32 (whole).
-        rate, data = scipy.io.wavfile.read(path)
+        rate, data = read()
         probe, opener = data, (lambda: data)
     if probe.dtype.name not in WAV_DTYPES:
         raise ValueError(f"WAV samples of dtype {probe.dtype} are not supported")
@@ -201,36 +208,61 @@ def _read_wav(path: str) -> Input:
 
 
 def _check_wav_layout(path: str) -> None:
-    """Refuse, with the reason, two layouts SciPy reads badly: a data chunk
-    announcing more bytes than the file holds (SciPy maps it with an error
-    that does not say so, and reads 24-bit samples short without a word),
-    and a RIFF size that ends before the data chunk (SciPy then fails with
-    an internal error). RIFF, big-endian RIFX and RF64, whose sizes are in
-    its ds64 chunk; other files are left to SciPy's own checks."""
+    """Refuse, with the reason, the layouts SciPy reads badly or not at all.
+
+    * The data chunk announces more whole samples than the file holds:
+      SciPy maps it with an error that does not say so, and reads 24-bit
+      samples short without a word. SciPy reads the last data chunk, so
+      that one is checked.
+    * The fmt chunk gives no channels, or blocks of fewer bytes than
+      channels: SciPy divides by both.
+    * No data chunk within the RIFF size, or the file ends inside a chunk's
+      header: SciPy then fails with an internal error or reads nothing.
+
+    RIFF, big-endian RIFX and RF64 (whose sizes are in its ds64 chunk);
+    other files are left to SciPy's own checks.
+    """
     with open(path, "rb") as handle:
         head = handle.read(12)
         order = {b"RIFF": "<", b"RIFX": ">", b"RF64": "<"}.get(head[:4])
         if order is None or head[8:12] != b"WAVE":
             return
-        riff_size, data_size = struct.unpack(order + "I", head[4:8])[0], None
+        riff_size, rf64_data_size = struct.unpack(order + "I", head[4:8])[0], None
         if head[:4] == b"RF64":
             ds64 = handle.read(24)
             if len(ds64) < 24 or ds64[:4] != b"ds64":
                 return
-            riff_size, data_size = struct.unpack("<QQ", ds64[8:24])
+            riff_size, rf64_data_size = struct.unpack("<QQ", ds64[8:24])
             handle.seek(20 + struct.unpack("<I", ds64[4:8])[0])  # past the ds64 chunk
         file_size = os.fstat(handle.fileno()).st_size
-        while handle.tell() < riff_size + 8 and len(header := handle.read(8)) == 8:
-            size = struct.unpack(order + "I", header[4:])[0]
-            if header[:4] == b"data":
-                if handle.tell() + (size if data_size is None else data_size) > file_size:
-                    raise ValueError("the file holds fewer samples than its header says "
-                                     "(truncated?)")
-                return
+        sample_bytes, data = None, None  # data: (start, size) of the last data chunk
+        while handle.tell() < riff_size + 8:
+            header = handle.read(8)
+            if 0 < len(header) < 8:
+                raise ValueError("the file ends inside a chunk's header (truncated?)")
+            if not header:
+                break
+            name, size = header[:4], struct.unpack(order + "I", header[4:])[0]
+            if name == b"fmt ":
+                fmt = handle.read(min(size, 14))
+                handle.seek(-len(fmt), os.SEEK_CUR)
+                if len(fmt) == 14:
+                    channels, block_align = (struct.unpack(order + "H", fmt[i:i + 2])[0]
+                                             for i in (2, 12))
+                    if channels == 0 or block_align < channels:
+                        raise ValueError(f"the fmt chunk gives {channels} channels in blocks "
+                                         f"of {block_align} bytes")
+                    sample_bytes = block_align // channels
+            elif name == b"data":
+                size = size if rf64_data_size is None else rf64_data_size
+                data = (handle.tell(), size)
             handle.seek(size + size % 2, os.SEEK_CUR)  # chunks are padded to even sizes
-        if handle.tell() >= riff_size + 8:
-            raise ValueError(f"the header's RIFF size ({riff_size} bytes) ends before the "
-                             f"data chunk")
+    if data is None:
+        raise ValueError(f"no data chunk within the {riff_size} bytes the RIFF header gives")
+    start, size = data
+    whole = size if not sample_bytes else size // sample_bytes * sample_bytes
+    if start + whole > file_size:
+        raise ValueError("the file holds fewer samples than its header says (truncated?)")
 
 
 def _read_csv(path: str) -> Input:
@@ -339,6 +371,11 @@ class WavSink:
         if data_bytes + 100 > 0xFFFFFFFF:
             raise ValueError(f"the filtered WAV would hold {data_bytes} bytes of samples, over "
                              "the 4 GiB a RIFF file can; write .npy instead")
+        if rate * channels * self.dtype.itemsize > 0xFFFFFFFF:
+            raise ValueError(f"a sample rate of {rate} Hz with {channels} channel"
+                             f"{'s' if channels > 1 else ''} of {self.dtype.itemsize}-byte samples "
+                             f"overflows the WAV header's byte rate (at most 2**32 - 1 bytes a "
+                             f"second); write .npy instead")
         handle.write(wav_header(rate, channels, self.dtype, frames))
         self._next = 0
 
