@@ -626,6 +626,7 @@ def error_cases(tmp_path):
     (tmp_path / "noise.wav").write_bytes(b"this is not a wav file at all")
     write_wav(tmp_path / "rate0.wav", 0, np.zeros(10, np.int16))
     (tmp_path / "folder.npy").mkdir()
+    (tmp_path / "dangling.npy").symlink_to(tmp_path / "nowhere.npy")
     (tmp_path / "ragged.csv").write_text("1,2\n3\n")
     (tmp_path / "x.txt").write_text("1\n")
     missing = tmp_path / "missing.npy"
@@ -657,6 +658,8 @@ def error_cases(tmp_path):
          f"--out must have the input's extension .npy, got {str(tmp_path / 'y.wav')!r}"),
         ([x, "--out", tmp_path / "no" / "y.npy", "--moving-average", 3],
          f"--out {str(tmp_path / 'no' / 'y.npy')!r}: its directory does not exist"),
+        ([x, "--out", tmp_path / "dangling.npy", "--moving-average", 3],
+         f"{str(tmp_path / 'dangling.npy')!r} exists; pass --force to overwrite it"),
         ([x, "--out", tmp_path / "folder.npy", "--moving-average", 3, "--force"],
          f"--out {str(tmp_path / 'folder.npy')!r} is a directory; --force replaces only files"),
         ([x, "--fir-lowpass", 0.2], "--fir-lowpass and --fir-bandpass need --taps N"),

@@ -347,7 +347,7 @@ def check_paths(source: str, out: str, fmt: str, *, force: bool) -> None:
         raise ValueError(f"--out {out!r} is the input file; the input is never written")
     if os.path.isdir(out):
         raise ValueError(f"--out {out!r} is a directory; --force replaces only files")
-    if os.path.exists(out) and not force:
+    if os.path.lexists(out) and not force:  # a dangling link is an entry to keep too
         raise ValueError(f"{out!r} exists; pass --force to overwrite it")
     if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
         raise ValueError(f"--out {out!r}: its directory does not exist")
