@@ -93,6 +93,8 @@ def _restorer(caller_xp, like):
     CUDA tensor without a copy); through the host otherwise.
     """
     def restore(result):
+        if isinstance(result, np.generic):  # a 0-d result NumPy made a scalar: no DLPack
+            result = np.asarray(result)
         if like is not None and not array_api_compat.is_numpy_array(like):
             same_side = array_api_compat.is_cupy_array(result) == _on_gpu(like)
             if same_side and hasattr(caller_xp, "from_dlpack"):

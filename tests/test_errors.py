@@ -265,3 +265,6 @@ def test_torch_tensors_come_back_as_torch_tensors(backend):
     got = gpuconv.convolve(torch.ones(5, dtype=torch.float64), np.ones(3))
     assert isinstance(got, torch.Tensor)
     np.testing.assert_array_equal(got.numpy(), np.convolve(np.ones(5), np.ones(3)))
+    for func in (gs.convolve, gs.fftconvolve, gs.oaconvolve):  # 0-d: SciPy multiplies
+        got = func(torch.tensor(2.0, dtype=torch.float64), torch.tensor(3.0, dtype=torch.float64))
+        assert isinstance(got, torch.Tensor) and got.shape == () and float(got) == 6.0
