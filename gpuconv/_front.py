@@ -66,10 +66,7 @@ def prepare(**named) -> Prepared:
     backend = backends.get_backend(first)
     arrays = []
     for name, value in named.items():
-        try:
-            array = backend.asarray(value)
-        except TypeError as error:  # a dtype NumPy lacks, a tensor that requires grad
-            raise TypeError(f"{name}: {error}") from None
+        array = to_backend(backend, value, name)
         check_numeric(backend.xp, array.dtype, f"{name} must have")
         arrays.append(array)
 
@@ -80,6 +77,14 @@ def prepare(**named) -> Prepared:
     else:  # another library, or moved by use_backend: give the caller its own type back
         restore = _restorer(array_api_compat.array_namespace(first), first)
     return Prepared(backend, backend.xp, tuple(arrays), restore)
+
+
+def to_backend(backend, value, name: str):
+    """``backend.asarray(value)``, its errors naming the argument."""
+    try:
+        return backend.asarray(value)
+    except TypeError as error:  # a dtype NumPy lacks, a tensor that requires grad
+        raise TypeError(f"{name}: {error}") from None
 
 
 def _unchanged(result):

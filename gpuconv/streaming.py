@@ -144,7 +144,7 @@ class StreamingConvolver:
         self.device = backends.default_device() if device == "auto" else device
         self._backend = _backend_for(self.device)
         xp = self._backend.xp
-        kernel = xp.asarray(self._backend.asarray(kernel), copy=True)
+        kernel = xp.asarray(_front.to_backend(self._backend, kernel, "kernel"), copy=True)
         _front.check_numeric(xp, kernel.dtype, "kernel must have")
         shapes = "(K,)" if channels is None else f"(K,) or ({channels}, K)"
         if kernel.ndim not in (1, 2) or (kernel.ndim == 2 and kernel.shape[0] != channels):
@@ -210,7 +210,7 @@ class StreamingConvolver:
         """
         self._check_open("process")
         xp = self._backend.xp
-        chunk = self._backend.asarray(chunk)
+        chunk = _front.to_backend(self._backend, chunk, "chunk")
         _front.check_numeric(xp, chunk.dtype, "chunk must have")
         if self.channels is None and chunk.ndim != 1:
             raise ValueError(f"chunk must be 1-D (channels=None), got shape {tuple(chunk.shape)}")

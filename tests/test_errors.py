@@ -252,9 +252,11 @@ def test_torch_tensor_that_requires_grad_is_refused_by_name(backend):
              lambda: gpuconv.convolve(torch.ones(8), leaf[:3]),
              lambda: gn.convolve1d(torch.ones(8), [1.0], output=torch.empty(8, requires_grad=True)),
              lambda: gpuconv.StreamingConvolver(leaf[:3], device="cpu"),
+             lambda: gpuconv.StreamingConvolver([1.0], device="cpu").process(leaf),
              lambda: gpuconv.nn.functional.conv1d(torch.ones(1, 1, 8), leaf[:3].reshape(1, 1, 3))]
-    for call in calls:
-        with pytest.raises(TypeError, match=re.escape(message)):
+    names = ["a", "v", "output", "kernel", "chunk", "weight"]
+    for call, name in zip(calls, names, strict=True):
+        with pytest.raises(TypeError, match=re.escape(f"{name}: {message}")):
             call()
     detached = gpuconv.convolve(leaf.detach(), [1.0, 2.0])
     np.testing.assert_array_equal(detached.numpy(), np.convolve(np.ones(8), [1.0, 2.0]))

@@ -244,6 +244,15 @@ def test_from_torch_round_trip_through_save_and_load(tmp_path):
     np.testing.assert_array_equal(net(x), again(x))
 
 
+def test_from_weights_takes_torch_parameters():
+    """A parameter requires grad; from_weights copies its values, as from_torch does."""
+    torch.manual_seed(1)
+    module = torch.nn.Conv1d(2, 3, 5, padding=2)
+    layer = nn.Conv1d.from_weights(module.weight, module.bias, padding=2, device="cpu")
+    x = np.random.default_rng(6).standard_normal((2, 2, 40)).astype(np.float32)
+    np.testing.assert_array_equal(layer(x), nn.from_torch(module, device="cpu")[0](x))
+
+
 def test_from_torch_refuses_other_layers():
     with pytest.raises(TypeError, match="layer 1 is a torch Linear: from_torch converts Conv1d, "
                                         "ReLU, MaxPool1d, AvgPool1d"):

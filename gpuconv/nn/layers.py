@@ -712,7 +712,10 @@ def _dtype_name(dtype) -> str:
 
 
 def _host_copy(array) -> np.ndarray:
-    """A NumPy copy of an array of any library (weights are never shared)."""
+    """A NumPy copy of an array of any library (weights are never shared). A
+    torch parameter gives its values: a copy has no use for its grad."""
     if hasattr(array, "get"):  # CuPy
         return array.get()
+    if type(array).__module__.startswith("torch"):
+        return array.detach().cpu().resolve_conj().resolve_neg().numpy().copy()
     return np.array(array, copy=True)
