@@ -513,6 +513,35 @@ def test_csv_columns_are_signals(tmp_path, capsys, header):
                   dtype=np.float64)
 
 
+def test_csv_first_row_with_a_comment_is_data(tmp_path, capsys):
+    """NumPy's loadtxt reads ``1,2 # note`` as a row of numbers: so must the
+    header test, or the row is copied out unfiltered as a "header"."""
+    path = tmp_path / "notes.csv"
+    path.write_text("1,2 # note\n3,4\n5,6\n")
+    status, err = run_in_process(capsys, path, "--moving-average", 3, "--method", "direct")
+    assert status == 0, err
+    got = np.loadtxt(tmp_path / "notes.filtered.csv", delimiter=",")
+    x = np.array([[1.0, 2], [3, 4], [5, 6]])
+    assert_within(got, scipy.ndimage.uniform_filter1d(x, 3, axis=0),
+                  bound_for(x, np.full(3, 1 / 3), np.float64), dtype=np.float64)
+
+
+def test_npz_members_that_are_not_arrays_are_copied_without_key(tmp_path, capsys):
+    np.save(tmp_path / "a.npy", np.arange(8.0))
+    with zipfile.ZipFile(tmp_path / "mixed.npz", "w") as zipped:
+        zipped.write(tmp_path / "a.npy", "a.npy")
+        zipped.writestr("notes.txt", "recorded on Tuesday")
+    status, err = run_in_process(capsys, tmp_path / "mixed.npz", "--moving-average", 3,
+                                 "--method", "direct")
+    assert status == 0, err
+    with zipfile.ZipFile(tmp_path / "mixed.filtered.npz") as zipped:
+        assert sorted(zipped.namelist()) == ["a.npy", "notes.txt"]
+        assert zipped.read("notes.txt") == b"recorded on Tuesday"
+    with np.load(tmp_path / "mixed.filtered.npz") as got:
+        assert_within(got["a"], scipy.ndimage.uniform_filter1d(np.arange(8.0), 3),
+                      bound_for(np.arange(8.0), np.full(3, 1 / 3), np.float64), dtype=np.float64)
+
+
 def test_csv_with_a_byte_order_mark(tmp_path, capsys):
     """Spreadsheets write a BOM: the first row is still numbers, not a header."""
     x = np.arange(12.0).reshape(6, 2)
@@ -629,8 +658,26 @@ def error_cases(tmp_path):
     (tmp_path / "dangling.npy").symlink_to(tmp_path / "nowhere.npy")
     (tmp_path / "ragged.csv").write_text("1,2\n3\n")
     (tmp_path / "x.txt").write_text("1\n")
+    (tmp_path / "names.csv").write_text("a,b,c,d\n1,2,3\n4,5,6\n")
+    np.savez_compressed(tmp_path / "deflated.npz", a=np.zeros(2000), b=np.arange(50.0))
+    deflated = bytearray((tmp_path / "deflated.npz").read_bytes())
+    with zipfile.ZipFile(tmp_path / "deflated.npz") as zipped:
+        info = zipped.getinfo("a.npy")
+    names, extra = struct.unpack("<HH", deflated[info.header_offset + 26:info.header_offset + 30])
+    deflated[info.header_offset + 30 + names + extra] = 0x07  # an invalid deflate block type
+    (tmp_path / "inflate.npz").write_bytes(bytes(deflated))
     missing = tmp_path / "missing.npy"
     return [
+        ([tmp_path / "inflate.npz", "--moving-average", 3],
+         f"cannot read {str(tmp_path / 'inflate.npz')!r} as a .npz file: Error -3 while "
+         "decompressing data: invalid block type"),
+        ([tmp_path / "inflate.npz", "--key", "b", "--moving-average", 3],
+         f"cannot copy 'a.npy' from {str(tmp_path / 'inflate.npz')!r}: Error -3 while "
+         "decompressing data: invalid block type"),
+        ([tmp_path / "names.csv", "--moving-average", 3],
+         f"cannot read {str(tmp_path / 'names.csv')!r} as a .csv file: the header names 4 "
+         "columns and the rows hold 3"),
+        ([x, "--out", "", "--moving-average", 3], "--out must name a file, got ''"),
         ([missing, "--moving-average", 3], f"cannot read {str(missing)!r}: no such file"),
         ([truncated, "--moving-average", 3],
          f"cannot read {str(truncated)!r} as a .npy file: mmap length is greater than file size"),
@@ -749,6 +796,9 @@ def test_option_errors_from_the_parser(tmp_path, capsys):
         (["--gaussian", "nan"], "argument --gaussian: must be a positive number, got 'nan'"),
         (["--moving-average", 3, "--chunk-size", "lots"],
          "argument --chunk-size: must be a size in bytes such as 4096, 64M or 1G, got 'lots'"),
+        (["--moving-average", 3, "--chunk-size", "9" * 400],  # float() gives inf
+         f"argument --chunk-size: must be a size in bytes such as 4096, 64M or 1G, got "
+         f"{'9' * 400!r}"),
     ]:
         status, err = run_in_process(capsys, tmp_path / "x.npy", *args)
         assert status == 2

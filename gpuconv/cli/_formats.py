@@ -20,6 +20,7 @@ import pickle
 import struct
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +29,7 @@ FORMATS = (".npy", ".npz", ".wav", ".csv")
 
 #: What NumPy, SciPy's WAV reader and zipfile raise on a bad file.
 READ_ERRORS = (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, struct.error,
-               zipfile.BadZipFile, UnicodeDecodeError, pickle.UnpicklingError)
+               zipfile.BadZipFile, zlib.error, UnicodeDecodeError, pickle.UnpicklingError)
 
 #: WAV sample types SciPy writes (24-bit PCM is read by SciPy as int32).
 WAV_DTYPES = ("uint8", "int16", "int32", "int64", "float32", "float64")
@@ -123,24 +124,24 @@ def _read_npy(path: str) -> Input:
 
 
 def _read_npz(path: str, key: str | None) -> Input:
-    with np.load(path, allow_pickle=False) as archive:
-        names = list(archive.files)
     with zipfile.ZipFile(path) as zipped:
         compressed = any(info.compress_type != zipfile.ZIP_STORED for info in zipped.infolist())
         members = zipped.namelist()
+    names = [member[:-4] for member in members if member.endswith(".npy")]  # NumPy's names
     if not names:
         raise ValueError("the archive holds no arrays")
     if key is not None and key not in names:
         raise ValueError(f"--key {key!r} is not in the archive; its arrays are {', '.join(names)}")
+    filtered = names if key is None else [key]
     sources = []
-    for name in names if key is None else [key]:
+    for name in filtered:
         array = _NpzMember(path, name)
         shape, dtype = array.header()
         _check_numeric(dtype, f"array {name!r}")
         sources.append(Source(name, shape, dtype, -1, opener=array.load, release=array.release))
     # Every other member, array or not, copied as it is (by its name in the zip).
-    passthrough = () if key is None else tuple(
-        member for member in members if member != key + ".npy")
+    kept = {name + ".npy" for name in filtered}
+    passthrough = tuple(member for member in members if member not in kept)
     return Input(".npz", sources, passthrough=passthrough, compressed=compressed)
 
 
@@ -279,13 +280,16 @@ def _read_csv(path: str) -> Input:
                           encoding="utf-8-sig")
     if data.size == 0:
         raise ValueError("no samples")
+    if header is not None and len(header.split(",")) != data.shape[1]:
+        raise ValueError(f"the header names {len(header.split(','))} columns and the rows "
+                         f"hold {data.shape[1]}")
     source = Source(None, data.shape, data.dtype, 0, opener=lambda: data)
     return Input(".csv", [source], header=header)
 
 
 def _is_number_row(line: str) -> bool:
-    try:
-        [float(field) for field in line.split(",")]
+    try:  # after a "#", a comment, as NumPy's loadtxt reads it
+        [float(field) for field in line.split("#", 1)[0].split(",")]
     except ValueError:
         return False
     return True
@@ -444,7 +448,7 @@ def copy_npz_member(source_path: str, zipped: zipfile.ZipFile, member_name: str)
                 zipped.open(member_name, "w", force_zip64=True) as target:
             while chunk := member.read(1 << 22):
                 target.write(chunk)
-    except (zipfile.BadZipFile, KeyError, EOFError) as error:  # a damaged member
+    except (zipfile.BadZipFile, zlib.error, KeyError, EOFError) as error:  # a damaged member
         raise ValueError(f"cannot copy {member_name!r} from {source_path!r}: "
                          f"{one_line(error)}") from None
 

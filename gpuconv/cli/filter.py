@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import re
 import signal
@@ -112,7 +113,8 @@ def parse_size(text: str) -> int:
     (67108864, 1536, 100)
     """
     match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", text)
-    size = int(float(match.group(1)) * UNITS[match.group(2).upper()]) if match else 0
+    value = float(match.group(1)) * UNITS[match.group(2).upper()] if match else 0.0
+    size = int(value) if math.isfinite(value) else 0  # 400 nines make inf
     if size < 1:
         raise argparse.ArgumentTypeError(
             f"must be a size in bytes such as 4096, 64M or 1G, got {text!r}")
@@ -259,7 +261,7 @@ def work_dtype(dtype, kernel_dtype=np.float64) -> np.dtype:
     """
     dtype = np.dtype(dtype)
     if dtype.kind in "fc" and dtype.itemsize > (8 if dtype.kind == "f" else 16):
-        raise ValueError(f"samples of dtype {dtype} are not supported (use float64)")
+        raise ValueError(f"samples of dtype {dtype} are not supported (use float64 or complex128)")
     work = np.promote_types(dtype, np.float32) if dtype.kind in "fc" else np.dtype(np.float64)
     if np.dtype(kernel_dtype).kind == "c":
         work = np.promote_types(work, np.complex64)
@@ -272,7 +274,9 @@ def work_dtype(dtype, kernel_dtype=np.float64) -> np.dtype:
 
 def run(args) -> int:
     fmt = _formats.format_of(args.input)
-    out = args.out or default_output(args.input)
+    if args.out == "":
+        raise ValueError("--out must name a file, got ''")
+    out = default_output(args.input) if args.out is None else args.out
     check_paths(args.input, out, fmt, force=args.force)
     source_file = _formats.read_input(args.input, fmt, key=args.key)
     if args.axis is not None and fmt in (".wav", ".csv"):
