@@ -513,6 +513,16 @@ def test_csv_columns_are_signals(tmp_path, capsys, header):
                   dtype=np.float64)
 
 
+def test_csv_comment_line_first_is_kept_as_the_header(tmp_path, capsys):
+    """NumPy's savetxt writes ``# names`` first; any comment line is written back as it is."""
+    path = tmp_path / "saved.csv"
+    path.write_text("# recorded on Tuesday\n1,2,3\n4,5,6\n7,8,9\n")
+    status, err = run_in_process(capsys, path, "--moving-average", 3, "--method", "direct")
+    assert status == 0, err
+    out = (tmp_path / "saved.filtered.csv").read_text().splitlines()
+    assert out[0] == "# recorded on Tuesday" and len(out) == 4
+
+
 def test_csv_first_row_with_a_comment_is_data(tmp_path, capsys):
     """NumPy's loadtxt reads ``1,2 # note`` as a row of numbers: so must the
     header test, or the row is copied out unfiltered as a "header"."""

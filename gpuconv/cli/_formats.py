@@ -280,9 +280,9 @@ def _read_csv(path: str) -> Input:
                           encoding="utf-8-sig")
     if data.size == 0:
         raise ValueError("no samples")
-    if header is not None and len(header.split(",")) != data.shape[1]:
-        raise ValueError(f"the header names {len(header.split(','))} columns and the rows "
-                         f"hold {data.shape[1]}")
+    names = 0 if header is None or header.lstrip().startswith("#") else len(header.split(","))
+    if names and names != data.shape[1]:  # a comment line is kept as it is
+        raise ValueError(f"the header names {names} columns and the rows hold {data.shape[1]}")
     source = Source(None, data.shape, data.dtype, 0, opener=lambda: data)
     return Input(".csv", [source], header=header)
 
