@@ -16,6 +16,7 @@ import json
 import math
 import sys
 
+import array_api_compat
 import numpy as np
 
 from .. import _front, backends
@@ -716,6 +717,6 @@ def _host_copy(array) -> np.ndarray:
     torch parameter gives its values: a copy has no use for its grad."""
     if hasattr(array, "get"):  # CuPy
         return array.get()
-    if type(array).__module__.startswith("torch"):
+    if array_api_compat.is_torch_array(array):
         return array.detach().cpu().resolve_conj().resolve_neg().numpy().copy()
     return np.array(array, copy=True)
