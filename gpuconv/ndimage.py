@@ -152,6 +152,8 @@ def _filter1d(input, weights, axis, output, mode, cval, origin, method, *, corre
     if _is_array(output) and tuple(output.shape) != tuple(x.shape):
         raise NdimageArgumentError(f"output has shape {tuple(output.shape)}, "
                                    f"expected the input's {tuple(x.shape)}")
+    if isinstance(output, np.ndarray) and not output.flags.writeable:  # before the work
+        raise ValueError("output is read-only")
     try:
         origin = operator.index(origin)
     except TypeError:

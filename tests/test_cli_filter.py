@@ -521,6 +521,10 @@ def test_csv_comment_line_first_is_kept_as_the_header(tmp_path, capsys):
     assert status == 0, err
     out = (tmp_path / "saved.filtered.csv").read_text().splitlines()
     assert out[0] == "# recorded on Tuesday" and len(out) == 4
+    path.write_text('"time, s",volts\n1,2\n3,4\n')  # a quoted comma is part of a name
+    status, err = run_in_process(capsys, path, "--moving-average", 2, "--force")
+    assert status == 0, err
+    assert (tmp_path / "saved.filtered.csv").read_text().splitlines()[0] == '"time, s",volts'
 
 
 def test_csv_first_row_with_a_comment_is_data(tmp_path, capsys):

@@ -179,6 +179,10 @@ def test_ndimage_arguments(backend, name):
         func(np.float64(1.0), ONE)
     with pytest.raises(ValueError, match=r"output has shape \(4,\), expected the input's \(3,\)"):
         func(ONE, ONE, output=np.empty(4))
+    read_only = np.empty(3)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="output is read-only"):
+        func(ONE, ONE, output=read_only)
     with pytest.raises(TypeError, match=r"output must be an array or a dtype .*, got \[0.0, 0.0, 0.0\]"):
         func(ONE, ONE, output=[0.0] * 3)
 

@@ -251,6 +251,8 @@ def test_from_weights_takes_torch_parameters():
     layer = nn.Conv1d.from_weights(module.weight, module.bias, padding=2, device="cpu")
     x = np.random.default_rng(6).standard_normal((2, 2, 40)).astype(np.float32)
     np.testing.assert_array_equal(layer(x), nn.from_torch(module, device="cpu")[0](x))
+    with pytest.raises(TypeError, match="weight: cannot take a torch tensor of dtype torch.bfloat16"):
+        nn.Conv1d.from_weights(module.weight.bfloat16())
 
 
 def test_from_torch_refuses_other_layers():

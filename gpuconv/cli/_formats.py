@@ -14,6 +14,7 @@ out as a one-line `ValueError` naming the file.
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import pickle
@@ -280,7 +281,8 @@ def _read_csv(path: str) -> Input:
                           encoding="utf-8-sig")
     if data.size == 0:
         raise ValueError("no samples")
-    names = 0 if header is None or header.lstrip().startswith("#") else len(header.split(","))
+    names = (0 if header is None or header.lstrip().startswith("#")
+             else len(next(csv.reader([header]))))  # "a,b" in quotes is one name
     if names and names != data.shape[1]:  # a comment line is kept as it is
         raise ValueError(f"the header names {names} columns and the rows hold {data.shape[1]}")
     source = Source(None, data.shape, data.dtype, 0, opener=lambda: data)

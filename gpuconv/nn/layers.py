@@ -211,8 +211,8 @@ class Conv1d(Layer):
         array([[[ 3.,  6.,  9.],
                 [ 4.,  7., 10.]]])
         """
-        weight = _host_copy(weight)
-        bias = None if bias is None else _host_copy(bias)
+        weight = _host_copy(weight, "weight")
+        bias = None if bias is None else _host_copy(bias, "bias")
         if weight.ndim != 3:
             layout = "(K, C_in/groups, C_out)" if channels_last else "(C_out, C_in/groups, K)"
             raise ValueError(f"weight must be 3-D {layout}, got shape {weight.shape}")
@@ -712,11 +712,15 @@ def _dtype_name(dtype) -> str:
     return name
 
 
-def _host_copy(array) -> np.ndarray:
+def _host_copy(array, name: str = "array") -> np.ndarray:
     """A NumPy copy of an array of any library (weights are never shared). A
     torch parameter gives its values: a copy has no use for its grad."""
     if hasattr(array, "get"):  # CuPy
         return array.get()
     if array_api_compat.is_torch_array(array):
-        return array.detach().cpu().resolve_conj().resolve_neg().numpy().copy()
+        try:
+            return array.detach().cpu().resolve_conj().resolve_neg().numpy().copy()
+        except TypeError as error:  # a dtype NumPy lacks (bfloat16)
+            raise TypeError(f"{name}: cannot take a torch tensor of dtype {array.dtype}: "
+                            f"{error}") from None
     return np.array(array, copy=True)
