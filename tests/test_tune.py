@@ -76,6 +76,15 @@ def test_dry_run_stores_nothing(cache, capsys):
     assert not (cache / "costs.json").exists()
 
 
+def test_a_cache_dir_that_is_a_file_is_refused_before_measuring(tmp_path, monkeypatch, capsys):
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("GPUCONV_CACHE_DIR", str(tmp_path / "afile"))
+    assert main(["tune", "--quick"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"gpuconv tune: error: cannot store the cost table in {tmp_path / 'afile'}: "
+        "not a directory"]
+
+
 def test_show_without_a_file_names_the_defaults(cache, capsys):
     assert main(["tune", "--show"]) == 0
     out = capsys.readouterr().out
@@ -89,10 +98,15 @@ def test_show_without_a_file_names_the_defaults(cache, capsys):
     (json.dumps({"format": 1, "costs": {}}), "not a gpuconv cost table of format"),
     (json.dumps({"format": choose.COSTS_FORMAT, "costs": {"mac": {}}}),
      "costs['mac']['float32'] must be a finite number"),
+    ("\udcff\udcfe", "'utf-8' codec can't decode"),  # bytes 0xff 0xfe
+    ("[" * 100000 + "]" * 100000, "nested too deeply"),
+    (json.dumps({"format": choose.COSTS_FORMAT, "costs": {
+        **choose.DEFAULT_COSTS, "mac": {name: 10**400 for name in choose.COST_DTYPES}}}),
+     "costs['mac']['float32'] must be a finite number"),
 ])
 def test_a_corrupt_file_warns_and_the_defaults_are_used(cache, text, reason):
     path = cache / "costs.json"
-    path.write_text(text)
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
     with pytest.warns(RuntimeWarning, match="ignoring the cost table") as warned:
         costs, source = choose.costs_in_use()
     assert str(path) in str(warned[0].message) and reason in str(warned[0].message)

@@ -130,13 +130,21 @@ def validate_costs(table) -> dict:
         checked[key] = {}
         for name in names:
             value = entry.get(name)
-            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-                  and math.isfinite(value) and 0 <= value < 1)
-            if not ok:
+            if not _seconds(value):
                 raise ValueError(f"costs[{key!r}][{name!r}] must be a finite number of "
                                  f"seconds in [0, 1), got {value!r}")
             checked[key][name] = float(value)
     return checked
+
+
+def _seconds(value) -> bool:
+    """Whether ``value`` is a number of seconds a cost can be: finite, in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value) and 0 <= value < 1
+    except OverflowError:  # a JSON integer past float's range
+        return False
 
 
 def costs_in_use() -> tuple[dict, str]:
@@ -157,7 +165,7 @@ def costs_in_use() -> tuple[dict, str]:
 def _load_costs(path: Path) -> tuple[dict, str]:
     defaults = DEFAULT_COSTS, "built-in defaults (gpuconv._algorithms.choose.DEFAULT_COSTS)"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes()
     except FileNotFoundError:
         return defaults
     except OSError as error:
@@ -165,15 +173,23 @@ def _load_costs(path: Path) -> tuple[dict, str]:
                       "using the built-in defaults", RuntimeWarning, stacklevel=4)
         return defaults
     try:
-        document = json.loads(text)
-        if not isinstance(document, dict) or document.get("format") != COSTS_FORMAT:
-            raise ValueError(f"not a gpuconv cost table of format {COSTS_FORMAT}")
-        return validate_costs(document.get("costs")), str(path)
-    except ValueError as error:  # json.JSONDecodeError is a ValueError
+        return parse_costs(text), str(path)
+    except ValueError as error:
         warnings.warn(f"gpuconv: ignoring the cost table {path}: {error}; using the built-in "
                       "defaults (run `gpuconv tune` to measure it again)",
                       RuntimeWarning, stacklevel=4)
         return defaults
+
+
+def parse_costs(data: bytes) -> dict:
+    """The checked table of a cost file's bytes; ValueError saying what is wrong."""
+    try:
+        document = json.loads(data.decode("utf-8"))  # UnicodeDecodeError is a ValueError
+    except RecursionError:
+        raise ValueError("its JSON is nested too deeply") from None
+    if not isinstance(document, dict) or document.get("format") != COSTS_FORMAT:
+        raise ValueError(f"not a gpuconv cost table of format {COSTS_FORMAT}")
+    return validate_costs(document.get("costs"))
 
 
 def forget_loaded_costs() -> None:

@@ -68,6 +68,8 @@ def run(args) -> int:
         choose.forget_loaded_costs()
         return 0
 
+    if not args.dry_run and path.parent.exists() and not path.parent.is_dir():
+        raise ValueError(f"cannot store the cost table in {path.parent}: not a directory")
     from gpuconv._bench.calibrate import calibrate
 
     print("measuring (direct, fft, oa for each dtype) ...", file=sys.stderr, flush=True)
