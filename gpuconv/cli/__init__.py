@@ -41,7 +41,9 @@ def main(argv=None) -> int:
         return 1
     except (ValueError, RuntimeError, OSError, MemoryError) as error:  # OSError: a directory
         # we may not write to, a full disk; MemoryError: a filter of 10**13 taps
-        print(f"gpuconv {args.command}: error: {error}", file=sys.stderr)
+        # One line, as promised: a compiler's log or a multi-line message joined.
+        message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        print(f"gpuconv {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -18,8 +18,24 @@ ARCHS = ("sm_80", "sm_90", "sm_100")
 def add_arguments(parser) -> None:
     parser.add_argument("--cuda", type=int, choices=(12, 13), default=None,
                         help="CUDA major version of the NVRTC to use (default: newest installed)")
-    parser.add_argument("--arch", action="append", default=None,
+    parser.add_argument("--arch", action="append", default=None, type=real_architecture,
                         help=f"a real architecture, repeatable (default: {' '.join(ARCHS)})")
+
+
+def real_architecture(text: str) -> str:
+    """``sm_NN`` (or ``sm_90a``): ptxas reports resources only for real
+    architectures; a virtual one (``compute_80``) compiles to PTX alone.
+
+    >>> real_architecture("sm_90a")
+    'sm_90a'
+    """
+    import argparse
+    import re
+
+    if not re.fullmatch(r"sm_\d+[a-z]?", text):
+        raise argparse.ArgumentTypeError(
+            f"must be a real architecture such as sm_90, got {text!r}")
+    return text
 
 
 def launch_shared_bytes(name: str) -> int:

@@ -189,3 +189,20 @@ def test_cli_kernels_without_nvrtc_says_what_to_install(monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "pip install nvidia-cuda-nvrtc" in err
+
+
+def test_cli_kernels_refuses_what_ptxas_cannot_report_on_one_line(capsys):
+    """A virtual architecture compiles to PTX without ptxas' resource lines;
+    one NVRTC rejects is named with its log joined into the one error line."""
+    from gpuconv.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["kernels", "--arch", "compute_80"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "gpuconv kernels: error: argument --arch: must be a real architecture such as sm_90, "
+        "got 'compute_80'")
+    assert main(["kernels", "--arch", "sm_1"]) == 2  # no such GPU: NVRTC says so, with a log
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("gpuconv kernels: error: NVRTC ")
+    assert "sm_1" in err[0] and "invalid value for --gpu-architecture" in err[0]
