@@ -167,6 +167,23 @@ def test_bad_options_are_clear_errors(capsys):
     assert "--repeats must be at least 1" in capsys.readouterr().err
 
 
+def test_output_paths_are_refused_before_the_run(tmp_path, capsys, monkeypatch):
+    """A full bench takes minutes: its outputs are checked before the first workload."""
+    from gpuconv._bench import roofline
+
+    monkeypatch.setattr(roofline, "measure_cpu", lambda *a, **k: pytest.fail("the run started"))
+    missing = tmp_path / "no" / "x.md"
+    for args, message in [
+        (["--markdown", str(missing)], f"--markdown {str(missing)!r}: its directory does not exist"),
+        (["--plot", str(tmp_path / "x.txt")], f"--plot must name a .png file, got "
+                                              f"{str(tmp_path / 'x.txt')!r}"),
+        (["--workloads", "regret", "--plot", str(tmp_path / "r.png")],
+         "--plot draws the W1..W6 workloads, and none is selected"),
+    ]:
+        assert main(["bench", "--quick", *args]) == 2
+        assert capsys.readouterr().err.splitlines() == [f"gpuconv bench: error: {message}"]
+
+
 def test_cuda_without_a_device_exits_2_with_the_reason(capsys):
     status = {s.name: s for s in gpuconv.backends.available()}["cupy"]
     if status.usable:

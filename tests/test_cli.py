@@ -93,6 +93,18 @@ def test_demo_rejects_a_bad_batch():
     assert "--batch: must be a positive integer, got '0'" in result.stderr
 
 
+def test_demo_checks_seed_and_plot_before_the_run(tmp_path, capsys):
+    from gpuconv.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--seed", "-1"])
+    assert exited.value.code == 2
+    assert "--seed: must be a non-negative integer, got '-1'" in capsys.readouterr().err
+    assert main(["demo", "--plot", str(tmp_path / "x.txt")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"gpuconv demo: error: --plot must name a .png file, got {str(tmp_path / 'x.txt')!r}"]
+
+
 def test_info_lists_every_backend_with_a_reason():
     result = gpuconv_cli("info")
     assert result.returncode == 0, result.stderr

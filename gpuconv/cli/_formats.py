@@ -94,6 +94,16 @@ class Input:
     compressed: bool = False        # npz written with deflate
 
 
+def check_later_output(path: str, option: str, suffix: str | None = None) -> None:
+    """Refuse, before a long run, an output path that its end could not write."""
+    if suffix and not path.lower().endswith(suffix):
+        raise ValueError(f"{option} must name a {suffix} file, got {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path!r} is a directory")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise ValueError(f"{option} {path!r}: its directory does not exist")
+
+
 def read_input(path: str, fmt: str, *, key: str | None = None) -> Input:
     """Open ``path`` (never for writing) and describe its signal arrays."""
     if key is not None and fmt != ".npz":

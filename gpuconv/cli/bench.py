@@ -91,7 +91,9 @@ def command_line(args) -> str:
 def run(args) -> int:
     from gpuconv._bench import regret, roofline, suite
     from gpuconv._bench.timing import keep_temporaries
-    from gpuconv._bench.workloads import has_nn, workload
+    from gpuconv._bench.workloads import WORKLOADS, has_nn, workload
+
+    from ._formats import check_later_output
 
     names = selected_workloads(args.workloads)
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 7)
@@ -101,7 +103,12 @@ def run(args) -> int:
     warmup = 0.1 if args.quick else WARMUP_SECONDS
     if not cap >= 0:
         raise ValueError(f"--cap must be a number of seconds >= 0, got {cap}")
+    if args.markdown:
+        check_later_output(args.markdown, "--markdown")
     if args.plot:
+        check_later_output(args.plot, "--plot", ".png")
+        if not any(name in WORKLOADS for name in names):
+            raise ValueError("--plot draws the W1..W6 workloads, and none is selected")
         try:
             import matplotlib  # noqa: F401  (fail before the run, not after)
         except ImportError as error:

@@ -41,7 +41,7 @@ def add_arguments(parser) -> None:
                         help="samples per signal (default 65536)")
     parser.add_argument("--repeat", type=_positive, default=5,
                         help="timed runs per layer; the median is shown (default 5)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=_non_negative, default=0, help="random seed (default 0)")
     parser.add_argument("--plot", metavar="PATH.png",
                         help="also draw the input, the layer outputs and the first layer's "
                              "frequency response (needs matplotlib)")
@@ -50,6 +50,12 @@ def add_arguments(parser) -> None:
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return int(text)
+
+
+def _non_negative(text: str) -> int:
+    if not text.isdigit():  # NumPy's generator takes no negative seed
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
     return int(text)
 
 
@@ -179,6 +185,9 @@ def _references(net, signals):
 
 def run(args) -> int:
     if args.plot:
+        from ._formats import check_later_output
+
+        check_later_output(args.plot, "--plot", ".png")
         _pyplot()  # fail before the run, not after it
     result = run_pipeline(args)
     samples = args.batch * args.length
