@@ -217,7 +217,7 @@ def _filter1d(x, weights, axis, mode, cval, origin, *, correlate):
 def _as_dask(x):
     """`x` as a Dask array (a NumPy or CuPy array becomes one chunk), with
     known chunk sizes along every axis."""
-    x = da.asarray(x)
+    x = da.asarray(x, chunks=-1)  # a Dask array keeps its own chunks
     if any(np.isnan(size) for sizes in x.chunks for size in sizes):
         raise ValueError("x has chunks of unknown size (from a boolean index, say): call "
                          "x.compute_chunk_sizes() first")

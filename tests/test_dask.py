@@ -111,6 +111,11 @@ def test_a_numpy_array_is_one_chunk():
     got = gd.correlate(np.arange(5.0), [1.0, 2.0])
     assert isinstance(got, da.Array)
     np.testing.assert_array_equal(got.compute(), np.correlate(np.arange(5.0), [1.0, 2.0]))
+    with dask.config.set({"array.chunk-size": "1KiB"}):  # da.asarray would cut it in 8
+        assert gd.convolve1d(np.arange(1000.0), [1.0, 2.0]).numblocks == (1,)
+    # So an object array meets gpuconv's dtype check, not Dask's auto-chunking error.
+    with pytest.raises(TypeError, match="x must have a boolean, integer, floating or complex"):
+        gd.convolve(np.array([1, 2, 3], dtype=object), [1])
 
 
 def test_long_kernel_limit_is_reported():
