@@ -210,7 +210,7 @@ def _filter1d(x, weights, axis, mode, cval, origin, *, correlate):
         out = func(b, weights, axis, output=dtype, mode="constant", origin=origin, method=method)
         return out[(slice(None),) * axis + (slice(lead, lead + m),)]
 
-    xe = _extend(x, axis, k, start, n, BOUNDARIES[mode], cval)
+    xe = _extend(x, axis, k, start, n, BOUNDARIES[mode], cval, name=mode)
     return _valid(xe, k, axis, block, dtype)
 
 
@@ -224,15 +224,16 @@ def _as_dask(x):
     return x
 
 
-def _extend(x, axis, k, start, out_len, boundary, cval):
-    """`x` along `axis` extended by `boundary` to samples ``[start - k + 1, start + out_len - 1]``."""
+def _extend(x, axis, k, start, out_len, boundary, cval, name=None):
+    """`x` along `axis` extended by `boundary` to samples ``[start - k + 1, start + out_len - 1]``;
+    ``name``: the mode as the caller gave it ('grid-mirror' for 'reflect'), for errors."""
     n = x.shape[axis]
     left, right = extension(n, k, start, out_len)
     limit = {"reflect": n, "mirror": n - 1, "wrap": n}.get(boundary)
     if limit is not None and max(left, right) > limit:
         raise NotImplementedError(
-            f"mode {boundary!r} needs {max(left, right)} extension samples but the signal "
-            f"has {n}: gpuconv.dask supports at most {limit} (dask.array.pad reflects "
+            f"mode {name or boundary!r} needs {max(left, right)} extension samples but the "
+            f"signal has {n}: gpuconv.dask supports at most {limit} (dask.array.pad reflects "
             f"or wraps only once); use the in-memory gpuconv.ndimage for such kernels")
     if left or right:
         widths = [(0, 0)] * x.ndim

@@ -122,6 +122,8 @@ def test_long_kernel_limit_is_reported():
     x = chunked(np.arange(4.0), 2)
     with pytest.raises(NotImplementedError, match="at most 4"):
         gd.convolve1d(x, np.ones(11), mode="reflect")
+    with pytest.raises(NotImplementedError, match="mode 'grid-mirror' needs"):  # as given
+        gd.convolve1d(x, np.ones(11), mode="grid-mirror")
     # constant and nearest extensions have no limit
     got = gd.convolve1d(x, np.ones(11), mode="nearest").compute()  # sums of small integers: exact
     np.testing.assert_array_equal(
