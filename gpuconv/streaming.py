@@ -33,7 +33,7 @@ import numpy as np
 from . import _front, backends
 from ._algorithms import compute_dtype, dtype_name, execute
 from ._algorithms.choose import choose_method, estimate
-from ._algorithms.fft import transforms
+from ._algorithms.fft import all_finite, transforms
 from ._plan import METHODS, Request, check_choice
 
 __all__ = ["StreamingConvolver"]
@@ -161,7 +161,7 @@ class StreamingConvolver:
         self.block_length = 0 if self.method == "direct" else _block_length(
             self._backend, channels or 1, self._kernel.shape[0], self.kernel_length,
             self._given_dtype or kernel.dtype)
-        self._finite_kernel = _all_finite(self._kernel)
+        self._finite_kernel = all_finite(xp, self._kernel)
         self._spectra = {}  # compute dtype -> (head kernel, tail spectrum, nfft)
         self._decisions = {}  # see _remember
         self.reset()
@@ -392,7 +392,7 @@ class StreamingConvolver:
             index = xp.reshape(starts[:, None] + window[None, :], (-1,))
             segments = xp.reshape(xp.take(block, index, axis=1), (rows, starts.shape[0], k - 1))
             spectra = forward(segments, nfft)
-            if self.method == "auto" and not _all_finite(spectra[..., 0]):
+            if self.method == "auto" and not all_finite(xp, spectra[..., 0]):
                 # A NaN or Inf would spread over the block: the direct sum, as auto does.
                 pieces.append(self._tail_direct(segments))
                 continue
@@ -436,11 +436,6 @@ class StreamingConvolver:
         return (f"StreamingConvolver(kernel_length={self.kernel_length}, "
                 f"channels={self.channels}, dtype={self.dtype}, device={self.device!r}, "
                 f"method={self.method!r})")
-
-
-def _all_finite(values) -> bool:
-    xp = array_api_compat.array_namespace(values)
-    return bool(xp.all(xp.isfinite(values)))
 
 
 def _partitioned_seconds(backend, rows, kernel_rows, k, b, t, blocks, name) -> float:
