@@ -44,10 +44,12 @@ def add_arguments(parser) -> None:
 
 
 def selected_workloads(text: str) -> list[str]:
-    """The workload names of ``--workloads``, checked, in the order given.
+    """The workload names of ``--workloads``, checked, each once, in the order given.
 
     >>> selected_workloads("w1, W4,regret")
     ['W1', 'W4', 'regret']
+    >>> selected_workloads("W1,w1,W2")  # one run, one table, per workload
+    ['W1', 'W2']
     >>> selected_workloads("W9")
     Traceback (most recent call last):
     ...
@@ -63,7 +65,7 @@ def selected_workloads(text: str) -> list[str]:
         if name.lower() not in known:
             raise ValueError(f"--workloads: unknown workload {name!r}; choose from "
                              f"{', '.join(known.values())}")
-    return [known[name.lower()] for name in names]
+    return list(dict.fromkeys(known[name.lower()] for name in names))
 
 
 def command_line(args) -> str:
