@@ -115,11 +115,11 @@ def prefer_wide_vectors(typingctx):
     prefers 256-bit vectors for the whole program, and Numba has no
     per-function switch. The function attributes that clang sets for
     ``-mprefer-vector-width=512`` and ``min_vector_width(512)`` lift that
-    preference for the passes alone: on that Xeon they made W2's call 13% and W5's 9% faster
-    (docs/performance.md, "512-bit vectors in the passes"). A CPU without
-    AVX-512 keeps its widest vectors, and one that LLVM already tunes for
-    512 bits is unchanged. The lanes are the same outputs either way, so
-    the results are the same bytes.
+    preference for the passes alone: on that Xeon they made W2's call 13%
+    and W5's 9% faster (docs/performance.md, "512-bit vectors in the
+    passes"). A CPU without AVX-512 keeps its widest vectors, and one that
+    LLVM already tunes for 512 bits is unchanged. The lanes are the same
+    outputs either way, so the results are the same bytes.
     """
 
     def codegen(context, builder, signature, args):
