@@ -95,6 +95,33 @@ def test_one_kernel_per_row(dtype):
     check_zero(random((4, 3000), dtype, rng), random((4, 11), dtype, rng), 5, 3000)
 
 
+@numba.njit
+def _eight_tap_passes(sums, xs, taps, first):
+    """What `_wide_pass` replaces: its taps as three `_pass`es of `GROUP`."""
+    for g in range(0, kernels.WIDE_GROUP, kernels.GROUP):
+        kernels._pass(sums, xs[kernels.WIDE_GROUP - kernels.GROUP - g:],
+                      (taps[g], taps[g + 1], taps[g + 2], taps[g + 3],
+                       taps[g + 4], taps[g + 5], taps[g + 6], taps[g + 7]), first and g == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.int64])
+@pytest.mark.parametrize("count", [1, 31, 32, 33, 100, 2048])
+@pytest.mark.parametrize("first", [True, False])
+def test_wide_pass_matches_eight_tap_passes_bit_for_bit(dtype, count, first):
+    # Whole blocks of vectors in LLVM IR of our own, the rest by _pass: the
+    # same fused multiply-adds in the same order, NaN and Inf included.
+    rng = np.random.default_rng(count)
+    xs = random(count + kernels.WIDE_GROUP - 1, dtype, rng)
+    taps = random(kernels.WIDE_GROUP, dtype, rng)
+    if dtype != np.int64:
+        xs[[3, count // 2]] = np.nan, np.inf
+    start = random(count, dtype, rng)
+    wide, eight = start.copy(), start.copy()
+    kernels._wide_pass(wide, xs, taps, first)
+    _eight_tap_passes(eight, xs, taps, first)
+    np.testing.assert_array_equal(wide.view(np.uint8), eight.view(np.uint8))
+
+
 def test_many_short_rows_grouped_into_jobs():
     # More rows than one job holds, and a count that leaves a partial group.
     rng = np.random.default_rng(2)

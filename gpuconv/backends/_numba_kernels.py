@@ -15,7 +15,9 @@ Inside a tile the taps are consumed in groups of 8, the last group holding
 the 1 to 8 left over: for each output the running sum stays in a register
 while the group's taps are added, and the loop over outputs is a straight
 line of loads and multiply-adds that LLVM vectorises across outputs (one
-SIMD lane per output). The sum of an output is still formed tap by tap in
+SIMD lane per output). With AVX-512, float32 and float64 take groups of 24
+taps first, two vectors of outputs at a time, in LLVM IR of our own
+(`_wide_blocks`): the two vectors share most of their sample loads. The sum of an output is still formed tap by tap in
 order ``i = 0, 1, ..., k - 1``, exactly as a textbook loop, because
 vectorising across *outputs* needs no reassociation; the running sums are
 read back from L1 once per group instead of once per tap.
@@ -123,13 +125,16 @@ def prefer_wide_vectors(typingctx):
     """
 
     def codegen(context, builder, signature, args):
-        # String attributes; llvmlite's checked ``add`` knows only LLVM's keywords.
-        attributes = builder.function.attributes
-        set.add(attributes, '"prefer-vector-width"="512"')
-        set.add(attributes, '"min-legal-vector-width"="512"')
+        _ask_for_wide_vectors(builder.function)
         return context.get_dummy_value()
 
     return types.none(), codegen
+
+
+def _ask_for_wide_vectors(function) -> None:
+    # String attributes; llvmlite's checked ``add`` knows only LLVM's keywords.
+    set.add(function.attributes, '"prefer-vector-width"="512"')
+    set.add(function.attributes, '"min-legal-vector-width"="512"')
 
 
 # ---------------------------------------------------------------------------
@@ -174,17 +179,120 @@ def _last_pass(out, sums, xs, taps, first):
 #: Taps per pass: each pass reads and writes the running sums once (from L1).
 GROUP = 8
 
+#: Taps per wide pass (`_wide_pass`): three groups' worth, their weights held
+#: in 24 of the 32 AVX-512 registers.
+WIDE_GROUP = 3 * GROUP
+#: Vectors of outputs a wide pass sums at once. Vector ``j`` with tap
+#: ``q + j * lanes`` reads the samples vector ``j - 1`` read with tap ``q``,
+#: so two vectors load 40 sample vectors for 48 multiply-adds where one
+#: vector loads 24 for 24.
+_WIDE_VECTORS = 2
+
+
+def _wide_lanes(context, dtype) -> int:
+    """Lanes of the wide pass's vectors for ``dtype`` (0: no wide pass):
+    float32 and float64 on a host CPU with AVX-512 (Numba's default target;
+    with 16 AVX2 registers the 24 weights would not stay in registers)."""
+    import llvmlite.binding as llvm
+
+    if dtype not in (types.float32, types.float64) or numba.config.CPU_NAME not in (None, "host"):
+        return 0
+    features = numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
+    if "+avx512f" not in features.split(","):
+        return 0
+    return 64 // context.get_abi_sizeof(context.get_value_type(dtype))
+
+
+@intrinsic
+def _wide_blocks(typingctx, sums, xs, taps, first):
+    """`_pass` with the `WIDE_GROUP` weights of the array ``taps``, for the
+    outputs of ``sums`` in whole blocks of `_WIDE_VECTORS` vectors; returns
+    how many outputs it summed (0 where `_wide_lanes` is 0).
+
+    LLVM IR of our own, as LLVM's loop vectoriser makes one vector a step:
+    every multiply-add then loads its samples, one element further on each
+    tap, and the loads, not the multiply-adds, set the pace. Each output's
+    sum is still formed tap by tap in order, one fused multiply-add a tap,
+    so the results are those of `_pass`, bit for bit.
+    """
+
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+
+        i64 = ir.IntType(64)
+        lanes = _wide_lanes(context, signature.args[0].dtype)
+        if lanes == 0:
+            return i64(0)
+        _ask_for_wide_vectors(builder.function)
+        sums_array, xs_array, taps_array = (
+            context.make_array(array_type)(context, builder, value)
+            for array_type, value in zip(signature.args[:3], args[:3]))
+        scalar = context.get_value_type(signature.args[0].dtype)
+        align = context.get_abi_sizeof(scalar)
+        vector = ir.VectorType(scalar, lanes)
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vector, [vector] * 3),
+            f"llvm.fma.v{lanes}{'f32' if lanes == 16 else 'f64'}")
+
+        def vector_at(array, index):
+            return builder.bitcast(builder.gep(array.data, [index]), vector.as_pointer())
+
+        splat = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+        weights = [builder.shuffle_vector(
+            builder.insert_element(ir.Constant(vector, ir.Undefined),
+                                   builder.load(builder.gep(taps_array.data, [i64(q)])),
+                                   ir.IntType(32)(0)),
+            ir.Constant(vector, ir.Undefined), splat) for q in range(WIDE_GROUP)]
+        block = _WIDE_VECTORS * lanes
+        blocks = builder.udiv(cgutils.unpack_tuple(builder, sums_array.shape)[0], i64(block))
+        with cgutils.for_range(builder, blocks) as loop:
+            t = builder.mul(loop.index, i64(block))
+            targets = [vector_at(sums_array, builder.add(t, i64(j * lanes)))
+                       for j in range(_WIDE_VECTORS)]
+            totals = [builder.select(args[3], ir.Constant(vector, None),
+                                     builder.load(target, align=align)) for target in targets]
+            samples = {}  # offset -> loaded vector: each loaded once
+            for q in range(WIDE_GROUP):
+                for j in range(_WIDE_VECTORS):
+                    offset = j * lanes + WIDE_GROUP - 1 - q
+                    if offset not in samples:
+                        samples[offset] = builder.load(
+                            vector_at(xs_array, builder.add(t, i64(offset))), align=align)
+                    totals[j] = builder.call(fma, [weights[q], samples[offset], totals[j]])
+            for target, total in zip(targets, totals):
+                builder.store(total, target, align=align)
+        return builder.mul(blocks, i64(block))
+
+    return types.int64(sums, xs, taps, first), codegen
+
+
+@numba.njit(**_FLAGS)
+def _wide_pass(sums, xs, taps, first):
+    """`_pass` with the `WIDE_GROUP` weights of the array ``taps``: whole
+    blocks by `_wide_blocks`, the outputs after them by three `_pass`es."""
+    done = _wide_blocks(sums, xs, taps, first)
+    if done < sums.size:
+        rest, samples = sums[done:], xs[done:]
+        for g in range(0, WIDE_GROUP, GROUP):
+            _pass(rest, samples[WIDE_GROUP - GROUP - g:],
+                  (taps[g], taps[g + 1], taps[g + 2], taps[g + 3],
+                   taps[g + 4], taps[g + 5], taps[g + 6], taps[g + 7]), first and g == 0)
+
 
 @numba.njit(**_FLAGS)
 def _correlate_window(out, sums, xs, wr):
     """``out[t] = sum_i wr[i] * xs[t + k - 1 - i]``, ``len(xs) == len(out) + k - 1``.
 
-    Taps in groups of `GROUP` summed into ``sums`` (as long as ``out``),
-    then a last pass of the 1 to 8 left over that writes ``out`` (one tuple
-    length, hence one specialisation, per group size).
+    Taps in groups of `WIDE_GROUP`, then of `GROUP`, summed into ``sums``
+    (as long as ``out``), then a last pass of the 1 to 8 left over that
+    writes ``out`` (one tuple length, hence one specialisation, per group
+    size).
     """
     k = wr.size
     i = 0
+    while k - i > WIDE_GROUP:
+        _wide_pass(sums, xs[k - i - WIDE_GROUP:], wr[i:i + WIDE_GROUP], i == 0)
+        i += WIDE_GROUP
     while k - i > GROUP:
         _pass(sums, xs[k - i - GROUP:], (wr[i], wr[i + 1], wr[i + 2], wr[i + 3],
                                          wr[i + 4], wr[i + 5], wr[i + 6], wr[i + 7]), i == 0)
