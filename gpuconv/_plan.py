@@ -31,6 +31,7 @@ __all__ = [
     "broadcast_batch",
     "circular_window",
     "direct_jobs",
+    "direct_wide_taps",
     "extension",
     "fft_block",
     "frame_groups",
@@ -523,6 +524,28 @@ DIRECT_MIN_JOB_OUTPUTS = 256
 #: on: 3-13% there, up to 1.6x with long kernels (``python -m
 #: benchmarks.direct_jobs``, several runs; docs/performance.md).
 DIRECT_MIN_JOB_TAPS = 8192
+
+
+#: Taps that the CPU direct kernel's wide passes add at once, two vectors
+#: of outputs at a time (float32 and float64 on an AVX-512 host:
+#: `gpuconv.backends._numba_kernels._wide_blocks`).
+DIRECT_WIDE_GROUP = 24
+#: Time of a tap in a wide pass over that of a tap in an 8-tap pass, by
+#: dtype: one tile in L1 on one thread, an AVX-512 Intel Xeon (float32 42.7
+#: against 50.3 GMAC/s, float64 22.7 against 29.7; docs/performance.md,
+#: "Wide passes").
+DIRECT_WIDE_TAP_COST = {"float32": 0.85, "float64": 0.76}
+
+
+def direct_wide_taps(k: int) -> int:
+    """Taps of a ``k``-tap kernel that the direct kernel adds in wide passes
+    where it has them: whole groups of `DIRECT_WIDE_GROUP` while more taps
+    than that are left.
+
+    >>> direct_wide_taps(24), direct_wide_taps(25), direct_wide_taps(127)
+    (0, 24, 120)
+    """
+    return DIRECT_WIDE_GROUP * ((k - 1) // DIRECT_WIDE_GROUP)
 
 
 @dataclass(frozen=True)

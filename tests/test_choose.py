@@ -122,9 +122,10 @@ def test_direct_counts_idle_threads(monkeypatch):
 
 def test_remembered_choice_follows_threads_and_cost_file(default_costs, monkeypatch, tmp_path):
     """`choose_method` remembers CPU choices, keyed on what the estimate reads:
-    6 x 1024 float32, K=511 is direct on one thread and FFT on two."""
+    6 x 1024 float32, K=1023 is direct on one thread and FFT on two (with
+    the direct kernel's wide passes or without)."""
     cpu = backend_named("numpy")
-    request = same(6, 1024, 511)
+    request = same(6, 1024, 1023)
 
     def estimated():
         return choose.cpu_choice(choose.estimate(cpu, request, "float32"))
@@ -182,7 +183,7 @@ def test_one_block_a_row_is_the_blocked_fft_only_for_large_batches(default_costs
     assert math.ceil(16384 / block_length(cpu, 16384, 4095, True, cpu.block_fft_points)[0]) == 1
     small_times = choose.cpu_estimate(default_costs, small, "float32", cpu)
     assert small_times["oa"] > small_times["fft"]
-    assert choose.choose_method(cpu, small, "float32") == "fft"
+    assert choose.choose_method(cpu, small, "float32") != "oa"  # direct or fft: they are close
     assert choose.choose_method(cpu, large, "float64") == "oa"
 
 

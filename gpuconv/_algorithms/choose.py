@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._config import config
-from .._plan import (DIRECT_JOB_OUTPUTS, FFT_SIMD_LINES, Request, direct_jobs, fft_block,
-                     group_sizes, transform_lines)
+from .._plan import (DIRECT_JOB_OUTPUTS, DIRECT_WIDE_TAP_COST, FFT_SIMD_LINES, Request,
+                     direct_jobs, direct_wide_taps, fft_block, group_sizes, transform_lines)
 from .fft import transform_length
 from .overlap import block_length
 
@@ -53,18 +53,19 @@ CALL_KEYS = ("direct", "fft", "oa")
 METHOD_COSTS = {"direct": ("mac", "output"), "fft": ("fft", "fft_point"), "oa": ("oa", "oa_point")}
 
 #: Defaults for the project's CPU machine class (2 cores with AVX-512, 2
-#: threads): the middle of five fits on a quiet machine,
-#: ``python -m benchmarks.calibrate --runs 5``, checked on the auto-regret
-#: grid of ``gpuconv bench --workloads regret`` (docs/performance.md).
+#: threads): the middle of five fits, ``python -m benchmarks.calibrate
+#: --runs 5``, on the Intel Xeon of that class after the direct kernel's
+#: wide passes, checked on the auto-regret grid of ``gpuconv bench
+#: --workloads regret`` (docs/performance.md, "Cost-model constants").
 #: Other CPU backends (the host emulator) share them.
 DEFAULT_COSTS = {
-    "mac": {"float32": 1.8e-11, "float64": 3.6e-11, "complex64": 5.8e-11, "complex128": 1.2e-10},
-    "output": {"float32": 6.8e-11, "float64": 4.2e-11, "complex64": 2.2e-11, "complex128": 3.2e-11},
-    "fft": {"float32": 1.1e-10, "float64": 2e-10, "complex64": 1.7e-10, "complex128": 3.3e-10},
-    "fft_point": {"float32": 1.8e-10, "float64": 0.0, "complex64": 0.0, "complex128": 0.0},
-    "oa": {"float32": 2.9e-11, "float64": 1.1e-10, "complex64": 3.8e-11, "complex128": 4.6e-10},
-    "oa_point": {"float32": 1.8e-09, "float64": 2.5e-09, "complex64": 3.4e-09, "complex128": 1.8e-09},
-    "call": {"direct": 1.7e-05, "fft": 3.1e-05, "oa": 5.2e-05},
+    "mac": {"float32": 1.1e-11, "float64": 2.2e-11, "complex64": 5e-11, "complex128": 9.3e-11},
+    "output": {"float32": 2.2e-10, "float64": 3.9e-10, "complex64": 3.4e-10, "complex128": 5.3e-10},
+    "fft": {"float32": 9.2e-11, "float64": 2.3e-10, "complex64": 2.5e-10, "complex128": 4.7e-10},
+    "fft_point": {"float32": 7.2e-10, "float64": 0.0, "complex64": 0.0, "complex128": 0.0},
+    "oa": {"float32": 5e-11, "float64": 2.5e-10, "complex64": 1.5e-10, "complex128": 2.2e-10},
+    "oa_point": {"float32": 2.2e-09, "float64": 2e-09, "complex64": 3.7e-09, "complex128": 7e-09},
+    "call": {"direct": 1.5e-05, "fft": 3.6e-05, "oa": 7.6e-05},
 }
 
 #: Environment variable naming the directory of the measured cost table.
@@ -236,7 +237,9 @@ CUT_EFFICIENCY = 0.75
 def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[float, float]]:
     """The two counts each method's two CPU cost constants multiply.
 
-    ``direct``: multiply-adds and outputs, times the threads left idle when
+    ``direct``: multiply-adds (a tap of a wide pass counted as
+    `DIRECT_WIDE_TAP_COST` of one, where ``backend`` runs them) and
+    outputs, times the threads left idle when
     the Numba kernel's jobs (`gpuconv._plan.direct_jobs`) are fewer than
     threads (or an uneven share of them), and over `CUT_EFFICIENCY` when
     the jobs were cut small for the threads. ``fft`` and ``oa``: transform
@@ -278,13 +281,16 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     per_thread = (sum(count * 2 * batched_lines(size, 1, dtype_name)
                       for size, count in sizes.items()) / min(threads, sum(sizes.values())))
     outputs = rows * request.out_len
+    taps = request.taps_per_output
+    if real and backend.wide_direct_passes():
+        taps -= (1 - DIRECT_WIDE_TAP_COST[dtype_name]) * direct_wide_taps(taps)
     cut = direct_jobs(rows, request.out_len, k, threads)
     jobs = max(1, cut.count)
     idle = math.ceil(jobs / threads) * threads / jobs
     if cut.outputs < DIRECT_JOB_OUTPUTS:  # cut for the threads: they share it less well
         idle /= CUT_EFFICIENCY
     return {
-        "direct": (idle * outputs * request.taps_per_output, idle * outputs),
+        "direct": (idle * outputs * taps, idle * outputs),
         "fft": transforms(fft_lines, nfft),
         "oa": transforms(per_thread + kernel_lines, oa_nfft),
     }

@@ -51,7 +51,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .._plan import direct_jobs
+from .._plan import DIRECT_WIDE_GROUP, direct_jobs
+from .numpy_backend import wide_direct_passes
 
 #: Boundary rules, with the codes the CUDA kernel uses.
 BOUNDARY_CODES = {"zero": 0, "constant": 1, "reflect": 2, "mirror": 3, "nearest": 4, "wrap": 5}
@@ -181,7 +182,7 @@ GROUP = 8
 
 #: Taps per wide pass (`_wide_pass`): three groups' worth, their weights held
 #: in 24 of the 32 AVX-512 registers.
-WIDE_GROUP = 3 * GROUP
+WIDE_GROUP = DIRECT_WIDE_GROUP
 #: Vectors of outputs a wide pass sums at once. Vector ``j`` with tap
 #: ``q + j * lanes`` reads the samples vector ``j - 1`` read with tap ``q``,
 #: so two vectors load 40 sample vectors for 48 multiply-adds where one
@@ -190,15 +191,9 @@ _WIDE_VECTORS = 2
 
 
 def _wide_lanes(context, dtype) -> int:
-    """Lanes of the wide pass's vectors for ``dtype`` (0: no wide pass):
-    float32 and float64 on a host CPU with AVX-512 (Numba's default target;
-    with 16 AVX2 registers the 24 weights would not stay in registers)."""
-    import llvmlite.binding as llvm
-
-    if dtype not in (types.float32, types.float64) or numba.config.CPU_NAME not in (None, "host"):
-        return 0
-    features = numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
-    if "+avx512f" not in features.split(","):
+    """Lanes of the wide pass's vectors for ``dtype``; 0 (no wide pass) but
+    for float32 and float64 where `wide_direct_passes`."""
+    if dtype not in (types.float32, types.float64) or not wide_direct_passes():
         return 0
     return 64 // context.get_abi_sizeof(context.get_value_type(dtype))
 

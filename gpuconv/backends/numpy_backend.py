@@ -163,6 +163,20 @@ def host_array(x) -> np.ndarray:
                         f"{x.dtype}: {error}") from None
 
 
+@functools.cache
+def wide_direct_passes() -> bool:
+    """Whether the Numba direct kernel adds float taps in wide passes here
+    (`gpuconv.backends._numba_kernels._wide_blocks`): on a host CPU with
+    AVX-512, the target Numba compiles for unless ``NUMBA_CPU_NAME`` names
+    another. Elsewhere its 24 weights would not stay in registers."""
+    import llvmlite.binding as llvm  # loaded with Numba anyway; not at import
+
+    if os.environ.get("NUMBA_CPU_NAME", "host") != "host":
+        return False
+    features = os.environ.get("NUMBA_CPU_FEATURES") or llvm.get_host_cpu_features().flatten()
+    return "+avx512f" in features.split(",")
+
+
 class NumpyBackend:
     """Computes on NumPy arrays on the CPU."""
 
@@ -229,6 +243,7 @@ class NumpyBackend:
 
     block_fft_points = BLOCK_FFT_POINTS
     block_group_bytes = BLOCK_GROUP_BYTES
+    wide_direct_passes = staticmethod(wide_direct_passes)
 
     @staticmethod
     def fft_batch_lines(dtype) -> int:
