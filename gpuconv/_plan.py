@@ -530,11 +530,11 @@ DIRECT_MIN_JOB_TAPS = 8192
 #: of outputs at a time (float32 and float64 on an AVX-512 host:
 #: `gpuconv.backends._numba_kernels._wide_blocks`).
 DIRECT_WIDE_GROUP = 24
-#: Time of a tap in a wide pass over that of a tap in an 8-tap pass, by
-#: dtype: one tile in L1 on one thread, an AVX-512 Intel Xeon (float32 42.7
-#: against 50.3 GMAC/s, float64 22.7 against 29.7; docs/performance.md,
-#: "Wide passes").
-DIRECT_WIDE_TAP_COST = {"float32": 0.85, "float64": 0.76}
+#: Time of a tap in a wide pass over that of a tap in an 8-tap pass: the
+#: whole kernel's gain on an AVX-512 Intel Xeon, where W2 (120 of 127 taps
+#: wide) ran 11% faster and W5 (24 of 31) 8% (docs/performance.md, "Wide
+#: passes"; in L1 alone, 0.85 for float32 and 0.76 for float64).
+DIRECT_WIDE_TAP_COST = 0.9
 
 
 def direct_wide_taps(k: int) -> int:

@@ -59,13 +59,13 @@ METHOD_COSTS = {"direct": ("mac", "output"), "fft": ("fft", "fft_point"), "oa": 
 #: --workloads regret`` (docs/performance.md, "Cost-model constants").
 #: Other CPU backends (the host emulator) share them.
 DEFAULT_COSTS = {
-    "mac": {"float32": 1.1e-11, "float64": 2.2e-11, "complex64": 5e-11, "complex128": 9.3e-11},
-    "output": {"float32": 2.2e-10, "float64": 3.9e-10, "complex64": 3.4e-10, "complex128": 5.3e-10},
-    "fft": {"float32": 9.2e-11, "float64": 2.3e-10, "complex64": 2.5e-10, "complex128": 4.7e-10},
-    "fft_point": {"float32": 7.2e-10, "float64": 0.0, "complex64": 0.0, "complex128": 0.0},
-    "oa": {"float32": 5e-11, "float64": 2.5e-10, "complex64": 1.5e-10, "complex128": 2.2e-10},
-    "oa_point": {"float32": 2.2e-09, "float64": 2e-09, "complex64": 3.7e-09, "complex128": 7e-09},
-    "call": {"direct": 1.5e-05, "fft": 3.6e-05, "oa": 7.6e-05},
+    "mac": {"float32": 1.1e-11, "float64": 1.8e-11, "complex64": 4.8e-11, "complex128": 9e-11},
+    "output": {"float32": 2.1e-10, "float64": 3.9e-10, "complex64": 3.5e-10, "complex128": 5.4e-10},
+    "fft": {"float32": 1.3e-10, "float64": 2.3e-10, "complex64": 2.4e-10, "complex128": 4.7e-10},
+    "fft_point": {"float32": 0.0, "float64": 0.0, "complex64": 0.0, "complex128": 0.0},
+    "oa": {"float32": 2.6e-11, "float64": 2e-10, "complex64": 1.8e-10, "complex128": 3.2e-10},
+    "oa_point": {"float32": 2.5e-09, "float64": 2.5e-09, "complex64": 3e-09, "complex128": 5.5e-09},
+    "call": {"direct": 1.4e-05, "fft": 3.5e-05, "oa": 7.1e-05},
 }
 
 #: Environment variable naming the directory of the measured cost table.
@@ -207,7 +207,11 @@ def forget_loaded_costs() -> None:
 #: line alone's cost: measured at 1.1-2x that, but the constants fitted out
 #: of cache over-estimate such small calls, and of 1, 1.5 and 2 lines alone
 #: 1 gave the lowest regret on the grid (``python -m benchmarks.batch_cost``).
-FFT_LEFTOVER_COST = {"float32": 4.0, "complex64": 4.0, "float64": 3.0, "complex128": 2.0}
+#: float64's leftover line went from 3 to 2 with the faster direct kernel:
+#: at 3 the model sent one float64 row of 16384 with K=1023 to the direct
+#: sum, 1.2-1.5x slower than the FFT (docs/performance.md, "Cost-model
+#: constants").
+FFT_LEFTOVER_COST = {"float32": 4.0, "complex64": 4.0, "float64": 2.0, "complex128": 2.0}
 
 
 def batched_lines(lines: int, threads: int, dtype_name: str) -> float:
@@ -283,7 +287,7 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
     outputs = rows * request.out_len
     taps = request.taps_per_output
     if real and backend.wide_direct_passes():
-        taps -= (1 - DIRECT_WIDE_TAP_COST[dtype_name]) * direct_wide_taps(taps)
+        taps -= (1 - DIRECT_WIDE_TAP_COST) * direct_wide_taps(taps)
     cut = direct_jobs(rows, request.out_len, k, threads)
     jobs = max(1, cut.count)
     idle = math.ceil(jobs / threads) * threads / jobs
