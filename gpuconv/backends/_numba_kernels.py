@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -202,7 +203,9 @@ def _wide_lanes(context, dtype) -> int:
 def _wide_blocks(typingctx, sums, xs, taps, first):
     """`_pass` with the `WIDE_GROUP` weights of the array ``taps``, for the
     outputs of ``sums`` in whole blocks of `_WIDE_VECTORS` vectors; returns
-    how many outputs it summed (0 where `_wide_lanes` is 0).
+    how many outputs it summed (0 where `_wide_lanes` is 0). As for `_pass`,
+    ``xs`` holds at least ``len(sums) + WIDE_GROUP - 1`` samples; nothing
+    is bounds-checked.
 
     LLVM IR of our own, as LLVM's loop vectoriser makes one vector a step:
     every multiply-add then loads its samples, one element further on each
@@ -212,8 +215,6 @@ def _wide_blocks(typingctx, sums, xs, taps, first):
     """
 
     def codegen(context, builder, signature, args):
-        from llvmlite import ir
-
         i64 = ir.IntType(64)
         lanes = _wide_lanes(context, signature.args[0].dtype)
         if lanes == 0:
