@@ -132,3 +132,22 @@ def test_big_endian_input_is_computed_in_native_order(backend, name):
     want = reference(x.astype(x.dtype.newbyteorder("=")), w.astype(w.dtype.newbyteorder("=")))
     assert got.dtype.isnative and got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)  # small integers: every method is exact here
+
+
+@pytest.mark.parametrize("name, features, expected", [
+    ("generic", "+avx512f,+avx2", False),  # another target: Numba compiles for it
+    ("host", "+avx2,-avx512f", False),
+    ("host", "+avx2,+avx512f", True),
+])
+def test_wide_direct_passes_follow_numbas_target(monkeypatch, name, features, expected):
+    """The direct kernel's wide passes, and the cost model's count of them,
+    need AVX-512 on the CPU Numba compiles for."""
+    from gpuconv.backends.numpy_backend import wide_direct_passes
+
+    monkeypatch.setenv("NUMBA_CPU_NAME", name)
+    monkeypatch.setenv("NUMBA_CPU_FEATURES", features)
+    wide_direct_passes.cache_clear()
+    try:
+        assert wide_direct_passes() is expected
+    finally:
+        wide_direct_passes.cache_clear()  # the real answer for later tests
