@@ -25,7 +25,7 @@ from numba.extending import intrinsic
 
 from benchmarks.lane_layout import _shuffle_mask
 from gpuconv._bench.timing import fastest_in_turns
-from gpuconv.backends._numba_kernels import GROUP, _pass
+from gpuconv.backends._numba_kernels import GROUP, _pass, vector_at, vector_fma
 
 TILE = 2048
 TAPS = 32
@@ -46,13 +46,8 @@ def shifted_pass(typingctx, sums, xs, taps, first):
         scalar = context.get_value_type(sig.args[0].dtype)
         lanes = 64 // context.get_abi_sizeof(scalar)
         vector = ir.VectorType(scalar, lanes)
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vector, [vector] * 3),
-            f"llvm.fma.v{lanes}{'f64' if lanes == 8 else 'f32'}")
-
-        def vector_at(array, index):
-            return builder.bitcast(builder.gep(array.data, [index]), vector.as_pointer())
-
+        fma = vector_fma(builder, vector)
+        align = context.get_abi_sizeof(scalar)
         weights = [builder.load(builder.gep(taps_array.data, [ir.Constant(ir.IntType(64), q)]))
                    for q in range(GROUP)]
         broadcast = [builder.shuffle_vector(
@@ -62,18 +57,18 @@ def shifted_pass(typingctx, sums, xs, taps, first):
                              ir.IntType(64)(lanes))
         with cgutils.for_range(builder, count) as loop:
             t = builder.mul(loop.index, ir.IntType(64)(lanes))
-            low = builder.load(vector_at(xs_array, t), align=context.get_abi_sizeof(scalar))
-            high = builder.load(vector_at(xs_array, builder.add(t, ir.IntType(64)(lanes))),
-                                align=context.get_abi_sizeof(scalar))
-            target = vector_at(sums_array, t)
+            low = builder.load(vector_at(builder, xs_array, t, vector), align=align)
+            high = builder.load(vector_at(builder, xs_array, builder.add(t, ir.IntType(64)(lanes)),
+                                          vector), align=align)
+            target = vector_at(builder, sums_array, t, vector)
             total = builder.select(args[3], ir.Constant(vector, [0.0] * lanes),
-                                   builder.load(target, align=context.get_abi_sizeof(scalar)))
+                                   builder.load(target, align=align))
             for q in range(GROUP):
                 shift = GROUP - 1 - q
                 samples = builder.shuffle_vector(low, high,
                                                  _shuffle_mask(range(shift, shift + lanes)))
                 total = builder.call(fma, [broadcast[q], samples, total])
-            builder.store(total, target, align=context.get_abi_sizeof(scalar))
+            builder.store(total, target, align=align)
         return context.get_dummy_value()
 
     return types.void(sums, xs, taps, first), codegen

@@ -17,10 +17,11 @@ while the group's taps are added, and the loop over outputs is a straight
 line of loads and multiply-adds that LLVM vectorises across outputs (one
 SIMD lane per output). With AVX-512, float32 and float64 take groups of 24
 taps first, two vectors of outputs at a time, in LLVM IR of our own
-(`_wide_blocks`): the two vectors share most of their sample loads. The sum of an output is still formed tap by tap in
-order ``i = 0, 1, ..., k - 1``, exactly as a textbook loop, because
-vectorising across *outputs* needs no reassociation; the running sums are
-read back from L1 once per group instead of once per tap.
+(`_wide_blocks`): the two vectors share most of their sample loads. The
+sum of an output is still formed tap by tap in order ``i = 0, 1, ..., k -
+1``, exactly as a textbook loop, because vectorising across *outputs*
+needs no reassociation; the running sums are read back from L1 once per
+group instead of once per tap.
 
 The running sums live in a small scratch array of the thread's; only the
 last group's pass writes the output, so the output is stored once and
@@ -191,6 +192,19 @@ WIDE_GROUP = DIRECT_WIDE_GROUP
 _WIDE_VECTORS = 2
 
 
+def vector_fma(builder, vector):
+    """LLVM's fused multiply-add of two ``vector``s (float32 or float64 lanes)."""
+    name = "f32" if vector.element == ir.FloatType() else "f64"
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
+                                          f"llvm.fma.v{vector.count}{name}")
+
+
+def vector_at(builder, array, index, vector):
+    """A pointer to the ``vector`` of elements of ``array`` (a Numba array
+    struct) from ``index`` on."""
+    return builder.bitcast(builder.gep(array.data, [index]), vector.as_pointer())
+
+
 def _wide_lanes(context, dtype) -> int:
     """Lanes of the wide pass's vectors for ``dtype``; 0 (no wide pass) but
     for float32 and float64 where `wide_direct_passes`."""
@@ -226,13 +240,7 @@ def _wide_blocks(typingctx, sums, xs, taps, first):
         scalar = context.get_value_type(signature.args[0].dtype)
         align = context.get_abi_sizeof(scalar)
         vector = ir.VectorType(scalar, lanes)
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vector, [vector] * 3),
-            f"llvm.fma.v{lanes}{'f32' if lanes == 16 else 'f64'}")
-
-        def vector_at(array, index):
-            return builder.bitcast(builder.gep(array.data, [index]), vector.as_pointer())
-
+        fma = vector_fma(builder, vector)
         splat = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
         weights = [builder.shuffle_vector(
             builder.insert_element(ir.Constant(vector, ir.Undefined),
@@ -243,7 +251,7 @@ def _wide_blocks(typingctx, sums, xs, taps, first):
         blocks = builder.udiv(cgutils.unpack_tuple(builder, sums_array.shape)[0], i64(block))
         with cgutils.for_range(builder, blocks) as loop:
             t = builder.mul(loop.index, i64(block))
-            targets = [vector_at(sums_array, builder.add(t, i64(j * lanes)))
+            targets = [vector_at(builder, sums_array, builder.add(t, i64(j * lanes)), vector)
                        for j in range(_WIDE_VECTORS)]
             totals = [builder.select(args[3], ir.Constant(vector, None),
                                      builder.load(target, align=align)) for target in targets]
@@ -253,7 +261,8 @@ def _wide_blocks(typingctx, sums, xs, taps, first):
                     offset = j * lanes + WIDE_GROUP - 1 - q
                     if offset not in samples:
                         samples[offset] = builder.load(
-                            vector_at(xs_array, builder.add(t, i64(offset))), align=align)
+                            vector_at(builder, xs_array, builder.add(t, i64(offset)), vector),
+                            align=align)
                     totals[j] = builder.call(fma, [weights[q], samples[offset], totals[j]])
             for target, total in zip(targets, totals):
                 builder.store(total, target, align=align)
