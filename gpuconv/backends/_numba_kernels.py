@@ -18,9 +18,9 @@ line of loads and multiply-adds that LLVM vectorises across outputs (one
 SIMD lane per output). With AVX-512, float32 and float64 take groups of 24
 taps first, two vectors of outputs at a time, in LLVM IR of our own
 (`_wide_blocks`): the two vectors share most of their sample loads. The
-sum of an output is still formed tap by tap in order ``i = 0, 1, ..., k -
-1``, exactly as a textbook loop, because vectorising across *outputs*
-needs no reassociation; the running sums are read back from L1 once per
+sum of an output is still formed tap by tap in order
+``i = 0, 1, ..., k - 1``, exactly as a textbook loop, because vectorising
+across *outputs* needs no reassociation; the running sums are read back from L1 once per
 group instead of once per tap.
 
 The running sums live in a small scratch array of the thread's; only the
