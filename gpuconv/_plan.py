@@ -531,9 +531,10 @@ DIRECT_MIN_JOB_TAPS = 8192
 #: `gpuconv.backends._numba_kernels._wide_blocks`).
 DIRECT_WIDE_GROUP = 24
 #: Time of a tap in a wide pass over that of a tap in an 8-tap pass: the
-#: whole kernel's gain on an AVX-512 Intel Xeon, where W2 (120 of 127 taps
-#: wide) ran 11% faster and W5 (24 of 31) 8% (docs/performance.md, "Wide
-#: passes"; in L1 alone, 0.85 for float32 and 0.76 for float64).
+#: whole kernel's gain on an AVX-512 Intel Xeon, where W2's call (120 of 127
+#: taps wide) took about 12% less time and W5's (24 of 31) about 7%
+#: (``python -m benchmarks.first_touch``; in L1 alone, ``python -m
+#: benchmarks.wide_pass``, 0.88 for float32 and 0.78 for float64).
 DIRECT_WIDE_TAP_COST = 0.9
 
 
