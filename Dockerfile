@@ -22,12 +22,14 @@ ENV VIRTUAL_ENV=/opt/gpuconv \
 RUN python3 -m venv /opt/gpuconv
 
 WORKDIR /tmp/gpuconv-src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md hatch_build.py ./
 COPY gpuconv ./gpuconv
 COPY kernels ./kernels
 # The project itself comes from this checkout; its dependencies' ranges are in pyproject.toml.
+# No build hook: it would compile the CPU kernels for the machine that builds the
+# image, and the image keeps Numba's cache in NUMBA_CACHE_DIR (below) anyway.
 # hadolint ignore=DL3013
-RUN pip install ".[cuda12]" \
+RUN HATCH_BUILD_NO_HOOKS=true pip install ".[cuda12]" \
     && rm -rf /tmp/gpuconv-src
 
 # Not root: Numba's and CuPy's compiled-kernel caches go to the user's home.

@@ -1,6 +1,8 @@
 """First-call latency: a process with an empty Numba cache, then one with it filled.
 
-Run: ``python -m benchmarks.cold_start``
+Run: ``python -m benchmarks.cold_start``, or ``python benchmarks/cold_start.py
+--installed`` with the Python of a venv that installed gpuconv from its
+wheel (``pip install .``), from outside the checkout.
 
 Two fresh interpreters share one new, empty ``NUMBA_CACHE_DIR``. Each times
 ``import gpuconv``, its first float32 direct call (``gpuconv.convolve(...,
@@ -10,6 +12,12 @@ kernels; the second loads them from the cache, as every later process after
 installation does. For the compiling run, Numba's own timers
 (``overloads[sig].metadata['timers']``, seconds under its compiler lock,
 callees included) show where the direct kernel's compile time goes.
+
+``--installed`` runs one fresh interpreter with no ``NUMBA_CACHE_DIR``, so
+Numba looks beside the installed sources, where the wheel put the kernels
+it compiled while it was built (``hatch_build.py``), and prints its times,
+where gpuconv came from and how many kernel entry points came from the
+cache (Numba's counters).
 """
 
 from __future__ import annotations
@@ -50,7 +58,24 @@ def measure() -> dict:
     timers = {name: sum((result.metadata or {}).get("timers", {}).get("compiler_lock", 0.0)
                         for result in getattr(_numba_kernels, name).overloads.values())
               for name in DIRECT_FUNCTIONS}
-    return {"seconds": seconds, "timers": timers}
+    from gpuconv.backends._precompile import ENTRY_POINTS
+
+    cache = {name: {"hits": sum(d.stats.cache_hits.values()),
+                    "misses": sum(d.stats.cache_misses.values())}
+             for name, d in ENTRY_POINTS.items()}
+    return {"seconds": seconds, "timers": timers, "cache": cache, "gpuconv": gpuconv.__file__}
+
+
+def installed() -> None:
+    """One fresh process on the installed package, Numba's cache where the wheel put it."""
+    environment = {name: value for name, value in os.environ.items() if name != "NUMBA_CACHE_DIR"}
+    run = json.loads(subprocess.run([sys.executable, __file__, "--child"], env=environment,
+                                    check=True, capture_output=True, text=True).stdout)
+    print(f"gpuconv from {run['gpuconv']}")
+    for what, seconds in run["seconds"].items():
+        print(f"{what}: {seconds:.2f} s")
+    for name, counts in run["cache"].items():
+        print(f"{name}: {counts['hits']} loaded from the cache, {counts['misses']} compiled")
 
 
 def main() -> None:
@@ -74,5 +99,7 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--child"]:
         print(json.dumps(measure()))
+    elif sys.argv[1:] == ["--installed"]:
+        installed()
     else:
         main()
