@@ -12,8 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # A new process's first calls through the public API, float32 and float64:
-# one job and many for the direct kernel and for gpuconv.nn's. It prints each
-# kernel entry point's cache hits and misses (Numba's counters).
+# one job and many for the direct kernel and for gpuconv.nn's, on writable and
+# read-only inputs. It prints each kernel entry point's cache hits and misses
+# (Numba's counters).
 FIRST_CALLS = """
 import json
 import numpy as np
@@ -24,8 +25,10 @@ from gpuconv.backends._precompile import ENTRY_POINTS
 gpuconv.config.threads = 2
 for dtype in (np.float32, np.float64):
     for x in (np.ones((1, 100), dtype), np.ones((8, 20000), dtype)):
-        gpuconv.convolve(x, np.ones(31, dtype), "same", method="direct")
-        nn.functional.conv1d(x[:, None], np.ones((4, 1, 7), dtype), padding=3)
+        for writeable in (True, False):
+            x.flags.writeable = writeable
+            gpuconv.convolve(x, np.ones(31, dtype), "same", method="direct")
+            nn.functional.conv1d(x[:, None], np.ones((4, 1, 7), dtype), padding=3)
 print(json.dumps({name: [sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values())]
                   for name, d in ENTRY_POINTS.items()}))
 """
@@ -68,7 +71,7 @@ def test_installed_wheel_loads_the_cpu_kernels_compiled(wheel, tmp_path):
                    timeout=300)
     environment = {name: value for name, value in os.environ.items()
                    if name != "NUMBA_CACHE_DIR"}  # a cache of the user's would hide the wheel's
-    environment["PYTHONPATH"] = str(site)
+    environment.update(PYTHONPATH=str(site), NUMBA_NUM_THREADS="2")  # parallel entries too
     result = subprocess.run([sys.executable, "-c", FIRST_CALLS], env=environment, cwd=tmp_path,
                             check=True, capture_output=True, text=True, timeout=300)
     counts = json.loads(result.stdout)

@@ -42,6 +42,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ._numba_kernels import read_only
+
 #: Outputs per job. The staged window (C_in/groups * (TILE + span) samples)
 #: and the accumulator tile (CHANNEL_BLOCK * TILE) stay in L1/L2.
 TILE = 512
@@ -278,7 +280,7 @@ def conv_channels(x: np.ndarray, weight: np.ndarray, bias, *, stride: int, dilat
     packed, packed_bias = pack_weights(np.asarray(weight), bias, groups)
     out = np.empty((x.shape[0], weight.shape[0], out_len), dtype=x.dtype)
     if out.size:
-        args = (x, packed, packed_bias, out, np.int64(stride), np.int64(dilation),
+        args = (read_only(x), read_only(packed), read_only(packed_bias), out, np.int64(stride), np.int64(dilation),
                 np.int64(left), np.int64(weight.shape[2]))
         if _job_count(x.shape[0], groups, out_len) == 1:
             _run_jobs(*args, np.int64(0), np.int64(1))

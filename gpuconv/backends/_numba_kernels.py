@@ -527,13 +527,31 @@ def direct(x: np.ndarray, w: np.ndarray, start: int, out_len: int,
         finite = bool(np.isfinite(w).all()) if w.dtype.kind in "fc" else True
         threads = numba.get_num_threads()
         jobs = direct_jobs(x.shape[0], out_len, w.shape[1], threads)
-        args = (x, w, np.int64(start), out, np.int64(BOUNDARY_CODES[boundary]), fill, finite,
+        args = (read_only(x), read_only(w), np.int64(start), out, np.int64(BOUNDARY_CODES[boundary]), fill, finite,
                 np.int64(jobs.outputs), np.int64(jobs.tiles), np.int64(jobs.rows_per_job))
         if jobs.count == 1:
             _run_jobs(*args, np.int64(0), np.int64(1))
         else:
             direct_rows(*args, np.int64(4 * threads))
     return out
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array``.
+
+    Numba compiles a kernel once per argument type, and a read-only array
+    is a type of its own. The kernels take their inputs read-only, so
+    writable inputs and read-only ones (a ``numpy.load(..., mmap_mode='r')``
+    batch) share one compiled kernel, the one the wheel carries
+    (`gpuconv.backends._precompile`).
+
+    >>> a = np.ones(3)
+    >>> read_only(a).flags.writeable, a.flags.writeable
+    (False, True)
+    """
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def set_threads(threads: int) -> None:

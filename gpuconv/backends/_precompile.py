@@ -71,5 +71,5 @@ def compile_cpu_kernels(dtypes=DTYPES) -> list[str]:
                                           left=4, out_len=x.shape[1])
     finally:
         numba.set_num_threads(threads)
-    return sorted(f"{name}[{signature[0].dtype}]" for name, dispatcher in ENTRY_POINTS.items()
-                  for signature in dispatcher.signatures if str(signature[0].dtype) in dtypes)
+    return sorted({f"{name}[{signature[0].dtype}]" for name, dispatcher in ENTRY_POINTS.items()
+                   for signature in dispatcher.signatures if str(signature[0].dtype) in dtypes})
