@@ -282,7 +282,8 @@ def conv_channels(x: np.ndarray, weight: np.ndarray, bias, *, stride: int, dilat
     if out.size:
         args = (read_only(x), read_only(packed), read_only(packed_bias), out, np.int64(stride), np.int64(dilation),
                 np.int64(left), np.int64(weight.shape[2]))
-        if _job_count(x.shape[0], groups, out_len) == 1:
+        # Its Python function: the wheel carries no compiled copy of it.
+        if _job_count.py_func(x.shape[0], groups, out_len) == 1:
             _run_jobs(*args, np.int64(0), np.int64(1))
         else:
             conv_channels_rows(*args, np.int64(4 * numba.get_num_threads()))
