@@ -526,16 +526,21 @@ DIRECT_MIN_JOB_OUTPUTS = 256
 DIRECT_MIN_JOB_TAPS = 8192
 
 
-#: Taps that the CPU direct kernel's wide passes add at once, two vectors
+#: Taps that the CPU direct kernel's wide passes add at once, several vectors
 #: of outputs at a time (float32 and float64 on an AVX-512 host:
 #: `gpuconv.backends._numba_kernels._wide_blocks`).
 DIRECT_WIDE_GROUP = 24
-#: Time of a tap in a wide pass over that of a tap in an 8-tap pass: the
-#: whole kernel's gain on an AVX-512 Intel Xeon, where W2's call (120 of 127
-#: taps wide) took about 12% less time and W5's (24 of 31) about 7%
-#: (``python -m benchmarks.first_touch``; in L1 alone, ``python -m
-#: benchmarks.wide_pass``, 0.88 for float32 and 0.78 for float64).
-DIRECT_WIDE_TAP_COST = 0.9
+#: Time of a tap in a wide pass over that of a tap in an 8-tap pass, by
+#: dtype (the others have no wide passes): the whole kernel's gain on an
+#: AVX-512 Intel Xeon, where W2's call (120 of 127 taps wide) took about 12%
+#: less time and W5's (24 of 31) about 7% (``python -m
+#: benchmarks.first_touch``). Three float64 vectors a pass since made
+#: float64 calls 5-14% faster again, and in L1 alone ``python -m
+#: benchmarks.wide_pass`` gives 0.88-0.93 for float32 and 0.75-0.77 for
+#: float64; but `DEFAULT_COSTS` was fitted with 0.9 for both, and 0.78
+#: without a refit put `auto`'s worst regret at 1.38 (docs/performance.md,
+#: "Vectors a wide pass").
+DIRECT_WIDE_TAP_COST = {"float32": 0.9, "float64": 0.9}
 
 
 def direct_wide_taps(k: int) -> int:

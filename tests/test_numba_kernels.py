@@ -105,11 +105,12 @@ def _eight_tap_passes(sums, xs, taps, first):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.int64])
-@pytest.mark.parametrize("count", [1, 31, 32, 33, 100, 2048])
+@pytest.mark.parametrize("count", [1, 23, 24, 31, 32, 33, 48, 100, 2048])
 @pytest.mark.parametrize("first", [True, False])
 def test_wide_pass_matches_eight_tap_passes_bit_for_bit(dtype, count, first):
-    # Whole blocks of vectors in LLVM IR of our own, the rest by _pass: the
-    # same fused multiply-adds in the same order, NaN and Inf included.
+    # Whole blocks of vectors (32 float32 or 24 float64 outputs) in LLVM IR
+    # of our own, the rest by _pass: the same fused multiply-adds in the same
+    # order, NaN and Inf included.
     rng = np.random.default_rng(count)
     xs = random(count + kernels.WIDE_GROUP - 1, dtype, rng)
     taps = random(kernels.WIDE_GROUP, dtype, rng)

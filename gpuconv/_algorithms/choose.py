@@ -241,7 +241,7 @@ CUT_EFFICIENCY = 0.75
 def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[float, float]]:
     """The two counts each method's two CPU cost constants multiply.
 
-    ``direct``: multiply-adds (a tap of a wide pass counted as
+    ``direct``: multiply-adds (a tap of a wide pass counted as the dtype's
     `DIRECT_WIDE_TAP_COST` of one, where ``backend`` runs them) and
     outputs, times the threads left idle when
     the Numba kernel's jobs (`gpuconv._plan.direct_jobs`) are fewer than
@@ -286,8 +286,8 @@ def cpu_work(request: Request, dtype_name: str, backend) -> dict[str, tuple[floa
                       for size, count in sizes.items()) / min(threads, sum(sizes.values())))
     outputs = rows * request.out_len
     taps = request.taps_per_output
-    if real and backend.wide_direct_passes():
-        taps -= (1 - DIRECT_WIDE_TAP_COST) * direct_wide_taps(taps)
+    if dtype_name in DIRECT_WIDE_TAP_COST and backend.wide_direct_passes():
+        taps -= (1 - DIRECT_WIDE_TAP_COST[dtype_name]) * direct_wide_taps(taps)
     cut = direct_jobs(rows, request.out_len, k, threads)
     jobs = max(1, cut.count)
     idle = math.ceil(jobs / threads) * threads / jobs

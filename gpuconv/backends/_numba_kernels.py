@@ -16,8 +16,9 @@ the 1 to 8 left over: for each output the running sum stays in a register
 while the group's taps are added, and the loop over outputs is a straight
 line of loads and multiply-adds that LLVM vectorises across outputs (one
 SIMD lane per output). With AVX-512, float32 and float64 take groups of 24
-taps first, two vectors of outputs at a time, in LLVM IR of our own
-(`_wide_blocks`): the two vectors share most of their sample loads. The
+taps first, two float32 or three float64 vectors of outputs at a time, in
+LLVM IR of our own (`_wide_blocks`): the vectors share most of their sample
+loads. The
 sum of an output is still formed tap by tap in order
 ``i = 0, 1, ..., k - 1``, exactly as a textbook loop, because vectorising
 across *outputs* needs no reassociation; the running sums are read back from L1 once per
@@ -185,11 +186,14 @@ GROUP = 8
 #: Taps per wide pass (`_wide_pass`): three groups' worth, their weights held
 #: in 24 of the 32 AVX-512 registers.
 WIDE_GROUP = DIRECT_WIDE_GROUP
-#: Vectors of outputs a wide pass sums at once. Vector ``j`` with tap
-#: ``q + j * lanes`` reads the samples vector ``j - 1`` read with tap ``q``,
-#: so two vectors load 40 sample vectors for 48 multiply-adds where one
-#: vector loads 24 for 24.
-_WIDE_VECTORS = 2
+#: Vectors of outputs a wide pass sums at once, by lanes a vector. Vector
+#: ``j`` with tap ``q + j * lanes`` reads the samples vector ``j - 1`` read
+#: with tap ``q``: two float32 vectors load 40 sample vectors for 48
+#: multiply-adds where one loads 24 for 24, and three float64 vectors load
+#: 40 for 72. Three float64 vectors made W5's kernel about 10% faster than
+#: two; for float32, three were slower and four no faster
+#: (docs/performance.md, "Vectors a wide pass").
+_WIDE_VECTORS = {16: 2, 8: 3}
 
 
 def vector_fma(builder, vector):
@@ -247,17 +251,18 @@ def _wide_blocks(typingctx, sums, xs, taps, first):
                                    builder.load(builder.gep(taps_array.data, [i64(q)])),
                                    ir.IntType(32)(0)),
             ir.Constant(vector, ir.Undefined), splat) for q in range(WIDE_GROUP)]
-        block = _WIDE_VECTORS * lanes
+        vectors = _WIDE_VECTORS[lanes]
+        block = vectors * lanes
         blocks = builder.udiv(cgutils.unpack_tuple(builder, sums_array.shape)[0], i64(block))
         with cgutils.for_range(builder, blocks) as loop:
             t = builder.mul(loop.index, i64(block))
             targets = [vector_at(builder, sums_array, builder.add(t, i64(j * lanes)), vector)
-                       for j in range(_WIDE_VECTORS)]
+                       for j in range(vectors)]
             totals = [builder.select(args[3], ir.Constant(vector, None),
                                      builder.load(target, align=align)) for target in targets]
             samples = {}  # offset -> loaded vector: each loaded once
             for q in range(WIDE_GROUP):
-                for j in range(_WIDE_VECTORS):
+                for j in range(vectors):
                     offset = j * lanes + WIDE_GROUP - 1 - q
                     if offset not in samples:
                         samples[offset] = builder.load(
