@@ -280,8 +280,8 @@ def conv_channels(x: np.ndarray, weight: np.ndarray, bias, *, stride: int, dilat
     packed, packed_bias = pack_weights(np.asarray(weight), bias, groups)
     out = np.empty((x.shape[0], weight.shape[0], out_len), dtype=x.dtype)
     if out.size:
-        args = (read_only(x), read_only(packed), read_only(packed_bias), out, np.int64(stride), np.int64(dilation),
-                np.int64(left), np.int64(weight.shape[2]))
+        args = (read_only(x), read_only(packed), read_only(packed_bias), out, np.int64(stride),
+                np.int64(dilation), np.int64(left), np.int64(weight.shape[2]))
         # Its Python function: the wheel carries no compiled copy of it.
         if _job_count.py_func(x.shape[0], groups, out_len) == 1:
             _run_jobs(*args, np.int64(0), np.int64(1))

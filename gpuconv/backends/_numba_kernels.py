@@ -18,8 +18,7 @@ line of loads and multiply-adds that LLVM vectorises across outputs (one
 SIMD lane per output). With AVX-512, float32 and float64 take groups of 24
 taps first, two float32 or three float64 vectors of outputs at a time, in
 LLVM IR of our own (`_wide_blocks`): the vectors share most of their sample
-loads. The
-sum of an output is still formed tap by tap in order
+loads. The sum of an output is still formed tap by tap in order
 ``i = 0, 1, ..., k - 1``, exactly as a textbook loop, because vectorising
 across *outputs* needs no reassociation; the running sums are read back from L1 once per
 group instead of once per tap.
@@ -532,7 +531,8 @@ def direct(x: np.ndarray, w: np.ndarray, start: int, out_len: int,
         finite = bool(np.isfinite(w).all()) if w.dtype.kind in "fc" else True
         threads = numba.get_num_threads()
         jobs = direct_jobs(x.shape[0], out_len, w.shape[1], threads)
-        args = (read_only(x), read_only(w), np.int64(start), out, np.int64(BOUNDARY_CODES[boundary]), fill, finite,
+        args = (read_only(x), read_only(w), np.int64(start), out,
+                np.int64(BOUNDARY_CODES[boundary]), fill, finite,
                 np.int64(jobs.outputs), np.int64(jobs.tiles), np.int64(jobs.rows_per_job))
         if jobs.count == 1:
             _run_jobs(*args, np.int64(0), np.int64(1))

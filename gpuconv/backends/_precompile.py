@@ -8,7 +8,7 @@ Numba writes there beside the sources (``__pycache__/*.nbi`` and
 ``*.nbc``). Numba checks each file against a hash of the source file, its
 own version, the Python version and the CPU it compiled for (name and
 features). On the machine that ran ``pip install .`` they all match, so a
-new process loads the kernels (about 0.5 s, most of it importing Numba)
+new process loads the kernels (about 0.4 s, most of it importing Numba)
 instead of compiling them; anywhere else Numba finds no matching entry and
 compiles on first use, as without the files.
 """
@@ -63,7 +63,7 @@ def compile_cpu_kernels(dtypes=DTYPES) -> list[str]:
     numba.set_num_threads(2)  # two jobs reach the parallel entry points
     try:
         for dtype in map(np.dtype, dtypes):
-            for rows in (1, 2):  # one job, then two (tiles of 2048 or more outputs)
+            for rows in (1, 2):  # one job, then several (8192 outputs a row)
                 x = np.ones((rows, 64 if rows == 1 else 8192), dtype)
                 _numba_kernels.direct(x, np.ones((1, 9), dtype), 4, x.shape[1])
                 _numba_conv.conv_channels(x[:, None], np.ones((4, 1, 9), dtype),
