@@ -18,22 +18,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from benchmarks.lane_shifts import sweep_kernel  # the 8-tap passes, the same sweep
 from gpuconv._bench.timing import fastest_in_turns
-from gpuconv.backends._numba_kernels import GROUP, WIDE_GROUP, _pass, _wide_pass
+from gpuconv.backends._numba_kernels import WIDE_GROUP, _wide_pass
 from gpuconv.backends.numpy_backend import wide_direct_passes
 
 TILE = 2048
 TAPS = 2 * WIDE_GROUP
 SWEEPS = 400
 _FLAGS = dict(nogil=True, fastmath={"contract"})
-
-
-@numba.njit(**_FLAGS)
-def sweep_eight(sums, x, w, sweeps):
-    for _ in range(sweeps):
-        for i in range(0, w.size, GROUP):
-            _pass(sums, x[w.size - i - GROUP:], (w[i], w[i + 1], w[i + 2], w[i + 3],
-                                                 w[i + 4], w[i + 5], w[i + 6], w[i + 7]), i == 0)
 
 
 @numba.njit(**_FLAGS)
@@ -52,11 +45,11 @@ def main() -> None:
         x = rng.standard_normal(TILE + TAPS - 1).astype(dtype)
         w = rng.standard_normal(TAPS).astype(dtype)
         sums = {name: np.empty(TILE, dtype) for name in ("eight", "wide")}
-        sweep_eight(sums["eight"], x, w, 1)
+        sweep_kernel(sums["eight"], x, w, 1)
         sweep_wide(sums["wide"], x, w, 1)
         np.testing.assert_array_equal(sums["wide"], sums["eight"])
         seconds = fastest_in_turns({
-            "eight": lambda: sweep_eight(sums["eight"], x, w, SWEEPS),
+            "eight": lambda: sweep_kernel(sums["eight"], x, w, SWEEPS),
             "wide": lambda: sweep_wide(sums["wide"], x, w, SWEEPS)})
         rates = {name: SWEEPS * TILE * TAPS / s / 1e9 for name, s in seconds.items()}
         print(f"| {np.dtype(dtype).name} | {rates['eight']:.1f} GMAC/s | {rates['wide']:.1f} GMAC/s "
