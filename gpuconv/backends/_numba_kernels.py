@@ -20,8 +20,8 @@ taps first, two float32 or three float64 vectors of outputs at a time, in
 LLVM IR of our own (`_wide_blocks`): the vectors share most of their sample
 loads. The sum of an output is still formed tap by tap in order
 ``i = 0, 1, ..., k - 1``, exactly as a textbook loop, because vectorising
-across *outputs* needs no reassociation; the running sums are read back from L1 once per
-group instead of once per tap.
+across *outputs* needs no reassociation; the running sums are read back
+from L1 once per group instead of once per tap.
 
 The running sums live in a small scratch array of the thread's; only the
 last group's pass writes the output, so the output is stored once and
